@@ -1,0 +1,1 @@
+"""Music Adviser: Spotify chart data -> content-based song recommendations."""

@@ -1,0 +1,48 @@
+"""cluster_k: the elbow curve and the k chosen from it by a stated rule."""
+
+import dagster as dg
+
+from music_assets.assets.metadata import parquet_metadata
+from music_assets.core import storage
+from music_assets.core.model import elbow_curve, knee_k
+from music_assets.resources import DataStore
+
+
+class ElbowConfig(dg.Config):
+    min_k: int = 2
+    max_k: int = 15
+    sample_size: int = 50_000  # KMeans per k on a fixed sample keeps large catalogs quick
+    seed: int = 0
+
+
+def pc_columns(columns: list[str]) -> list[str]:
+    return [c for c in columns if c.startswith("pc_")]
+
+
+@dg.asset(group_name="model", kinds={"parquet", "scikitlearn"}, deps=["track_embedding"])
+def cluster_k(context: dg.AssetExecutionContext, config: ElbowConfig, store: DataStore) -> dg.MaterializeResult:
+    """KMeans inertia for k = min_k..max_k and the knee of that curve (Kneedle rule: the point
+    farthest below the chord joining the curve's ends), replacing the seed's k=7 picked by eye."""
+    if not 2 <= config.min_k < config.max_k:
+        raise dg.Failure(f"need 2 <= min_k < max_k, got min_k={config.min_k}, max_k={config.max_k}")
+    emb = storage.read_parquet(store.asset_path("track_embedding"))
+    coords = emb.loc[:, pc_columns(list(emb.columns))].to_numpy()
+    curve = elbow_curve(coords, range(config.min_k, config.max_k + 1), config.seed, config.sample_size)
+    k = knee_k(curve)
+    curve["chosen"] = curve["k"] == k
+    path = storage.write_parquet(curve, store.asset_path("cluster_k"))
+    context.log.info(f"elbow rule chose k={k} from k={config.min_k}..{config.max_k}")
+    return dg.MaterializeResult(
+        metadata=parquet_metadata(
+            path,
+            preview=curve,
+            chosen_k=k,
+            rule="Kneedle: max distance below the chord of the normalized inertia curve",
+            elbow_curve=dg.MetadataValue.md(curve.to_markdown(index=False)),
+        )
+    )
+
+
+def chosen_k(store: DataStore) -> int:
+    curve = storage.read_parquet(store.asset_path("cluster_k"))
+    return int(curve.loc[curve["chosen"], "k"].iloc[0])

@@ -1,0 +1,1 @@
+"""Pure logic of Music Adviser. Nothing here imports dagster or flask."""

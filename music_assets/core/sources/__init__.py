@@ -1,0 +1,1 @@
+"""Where chart rows and track features come from: demo (default), local files, Spotify."""
