@@ -1,0 +1,57 @@
+"""Print recommendations for a song from the published model.
+
+    python -m music_assets.recommend_cli "Song title" [--artist NAME] [--mode normal|genre|nearest] [-k 10]
+
+Without a title it picks the most charted song of the catalog, so the demo has a visible end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from music_assets.core.bundle import BundleError, load_bundle
+from music_assets.core.recommend import MODES, RecommendationError, find_tracks, recommend
+from music_assets.resources import default_data_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("title", nargs="?", help="song title (case and accents do not matter)")
+    parser.add_argument("--artist", help="artist, to choose among songs that share a title")
+    parser.add_argument("--mode", choices=MODES, default=None, help="default: the model's default mode")
+    parser.add_argument("-k", type=int, default=10, help="number of recommendations (1-100)")
+    parser.add_argument("--data-dir", default=default_data_dir(), help="data folder (MUSIC_ADVISER_DATA_DIR)")
+    args = parser.parse_args(argv)
+
+    try:
+        bundle = load_bundle(Path(args.data_dir) / "models")
+    except BundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.title:
+        hits = find_tracks(bundle, args.title, args.artist)
+        if not hits:
+            print(f"'{args.title}' is not in the catalog (model {bundle.version}).", file=sys.stderr)
+            return 1
+        query = hits[0]
+    else:
+        query = int(bundle.tracks["chart_appearances"].to_numpy().argmax())
+    mode = args.mode or bundle.default_mode
+    row = bundle.tracks.iloc[query]
+    print(f"Model {bundle.version} ({len(bundle.tracks):,} tracks, k={bundle.meta['k']})")
+    print(f"You searched for {row['title']} by {row['artist']} [{', '.join(row['genres'])}] - mode: {mode}")
+    try:
+        results = recommend(bundle, query, mode, args.k)
+    except RecommendationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for n, rec in enumerate(results, 1):
+        preview = "preview" if rec.preview_url else "no preview"
+        print(f"{n:>3}. {rec.title} - {rec.artist}  [{', '.join(rec.genres)}]  d={rec.distance:.3f}  ({rec.reason}; {preview})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
