@@ -196,6 +196,6 @@ def unique_tracks_from_parquet(chart_rows_path: str | Path, memory_limit: str = 
     con = duckdb.connect()
     try:
         con.execute(f"SET memory_limit='{memory_limit}'")
-        return con.execute(UNIQUE_TRACKS_SQL, [str(chart_rows_path)]).to_arrow_table()
+        return con.sql(UNIQUE_TRACKS_SQL, params=[str(chart_rows_path)]).to_arrow_table()
     finally:
         con.close()

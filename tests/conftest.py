@@ -1,0 +1,54 @@
+"""Shared fixtures: a small demo catalog materialized once through Dagster for the whole session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from music_assets.definitions import ALL_ASSETS
+from music_assets.resources import DataStore, SourceResource
+
+SMALL_DEMO_TRACKS = 3_000
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def materialize_demo(data_dir: Path, n_tracks: int = SMALL_DEMO_TRACKS, seed: int = 42,
+                     selection: list | None = None, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+    """Materialize the asset graph on a demo catalog into `data_dir` with Dagster's own materialize."""
+    return dg.materialize(
+        selection or ALL_ASSETS,
+        resources={
+            "store": DataStore(data_dir=str(data_dir)),
+            "source": SourceResource(demo_tracks=n_tracks, demo_seed=seed),
+        },
+        run_config=run_config,
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding every asset and a published model for a 3,000-track demo catalog.
+
+    Shared by many tests: treat it as read-only (copy it to change it).
+    """
+    data_dir = tmp_path_factory.mktemp("demo_data")
+    result = materialize_demo(data_dir)
+    assert result.success
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def demo_bundle(demo_data_dir: Path):
+    from music_assets.core.bundle import load_bundle
+
+    return load_bundle(demo_data_dir / "models")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data with real public Spotify samples; skips the test when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent (real-data samples live beside the project in CI)")
+    return SHARED_DATA
