@@ -1,6 +1,12 @@
-"""recommender_model: the versioned bundle serving loads, published by replacing LATEST."""
+"""recommender_model: build the versioned bundle serving will load, without publishing it.
+
+Publishing (replacing LATEST) is the job of published_model, after model_quality and
+model_pictures have written quality.json and plots/ into the bundle and the blocking checks
+passed: a run that fails anywhere leaves the previous model serving.
+"""
 
 import json
+from pathlib import Path
 
 import dagster as dg
 
@@ -13,12 +19,27 @@ from music_assets.resources import DataStore
 
 
 class PublishConfig(dg.Config):
-    default_mode: str = "normal"
+    default_mode: str = "normal"  # used only until model_quality writes its measured winner
+
+
+def built_bundle_path(store: DataStore) -> Path:
+    """Where recommender_model records the version it built (the bundle is not published yet)."""
+    return store.asset_path("recommender_model", ".json")
+
+
+def built_version(store: DataStore) -> str:
+    path = built_bundle_path(store)
+    if not path.exists():
+        raise dg.Failure(f"{path} is missing: materialize recommender_model first")
+    version = json.loads(path.read_text(encoding="utf-8"))["version"]
+    if not (store.models_dir / version).is_dir():
+        raise dg.Failure(f"bundle {version} recorded in {path} is missing from {store.models_dir}")
+    return version
 
 
 @dg.asset(group_name="model", kinds={"parquet", "json"}, deps=["tracks", "track_embedding", "track_clusters"])
 def recommender_model(context: dg.AssetExecutionContext, config: PublishConfig, store: DataStore) -> dg.MaterializeResult:
-    """Write data/models/<version>/ (tracks + parameters as Parquet/JSON) and point LATEST at it."""
+    """Write data/models/<version>/ (tracks + parameters as Parquet/JSON); published_model publishes it."""
     embedding = Embedding.from_dict(json.loads(params_path(store).read_text(encoding="utf-8")))
     tracks = storage.read_parquet(store.asset_path("tracks"))
     coords = storage.read_parquet(store.asset_path("track_embedding"))
@@ -34,14 +55,12 @@ def recommender_model(context: dg.AssetExecutionContext, config: PublishConfig, 
         store.models_dir, bundle_tracks, embedding, centroids,
         settings={"default_mode": config.default_mode, "run_id": context.run.run_id},
     )
-    previous = storage.read_pointer(store.models_dir)
-    storage.publish_pointer(store.models_dir, version)
-    context.log.info(f"published model {version} (previous: {previous})")
+    storage.write_json({"version": version, "path": str(path)}, built_bundle_path(store))
+    context.log.info(f"built model {version} (not published yet)")
     return dg.MaterializeResult(
         metadata={
             "version": version,
             "path": dg.MetadataValue.path(str(path)),
-            "previous_version": previous or "",
             "dagster/row_count": len(bundle_tracks),
             "k": len(centroids),
             "default_mode": config.default_mode,

@@ -2,6 +2,8 @@
 
     models/<version>/tracks.parquet   one row per track: metadata, features, PCA coords, cluster
     models/<version>/model.json       scaler, PCA, centroids, settings, file checksums
+    models/<version>/quality.json     offline quality per mode and the winner (written before publishing)
+    models/<version>/plots/*.png      elbow curve and PCA map (written before publishing)
     models/LATEST                     the published version (replaced atomically)
 
 A bundle is written under a temporary folder name and renamed into place, and checksums in
@@ -32,6 +34,8 @@ from music_assets.core.model import Embedding
 FORMAT_VERSION = 1
 TRACKS_FILE = "tracks.parquet"
 META_FILE = "model.json"
+QUALITY_FILE = "quality.json"
+PLOTS_DIR = "plots"
 BUNDLE_TRACK_COLUMNS = (
     "track_id", "title", "artist", "genres", "preview_url", "cover_url", "has_preview",
     "chart_appearances", "alias_ids", "n_imputed", "cluster",
@@ -110,6 +114,7 @@ class ModelBundle:
     centroids: np.ndarray
     scaled: np.ndarray = field(repr=False)  # n x f, float32, StandardScaler space
     clusters: np.ndarray = field(repr=False)
+    quality: dict[str, Any] = field(default_factory=dict, repr=False)  # quality.json; {} for older bundles
 
     @property
     def features(self) -> list[str]:
@@ -117,6 +122,10 @@ class ModelBundle:
 
     @property
     def default_mode(self) -> str:
+        """The mode offline evaluation chose (quality.json "winner"), else the configured one."""
+        winner = self.quality.get("winner")
+        if isinstance(winner, str) and winner:
+            return winner
         return str(self.meta.get("settings", {}).get("default_mode", "normal"))
 
     @cached_property
@@ -174,5 +183,20 @@ def load_bundle(models_dir: str | os.PathLike[str], version: str | None = None, 
     return ModelBundle(
         version=version, path=path, meta=meta, tracks=tracks, embedding=embedding,
         centroids=np.asarray(meta["centroids"], dtype=np.float64), scaled=np.ascontiguousarray(scaled),
-        clusters=tracks["cluster"].to_numpy(dtype=np.int32),
+        clusters=tracks["cluster"].to_numpy(dtype=np.int32), quality=read_quality(path),
     )
+
+
+def read_quality(bundle_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """quality.json of a bundle, or {} when absent or unreadable (older bundles have none; the
+    model stays usable without it, only the default mode falls back to its setting)."""
+    try:
+        quality = json.loads((Path(bundle_dir) / QUALITY_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return quality if isinstance(quality, dict) else {}
+
+
+def write_quality(bundle_dir: str | os.PathLike[str], report: dict[str, Any]) -> Path:
+    """Add quality.json to a built bundle; call it before the bundle is published."""
+    return storage.write_json(report, Path(bundle_dir) / QUALITY_FILE)
