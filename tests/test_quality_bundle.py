@@ -1,0 +1,67 @@
+"""model_quality on the materialized demo catalog: quality.json and plots land in the bundle
+before it is published, serving's default mode follows the winner, history is kept."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from music_assets.core.bundle import QUALITY_FILE, load_bundle
+from music_assets.core.evaluate import METRICS, RANDOM_MODE
+from music_assets.core.plots import is_png
+from music_assets.core.recommend import MODES
+
+
+def test_quality_json_has_every_mode_and_a_winner(demo_bundle) -> None:
+    quality = json.loads((demo_bundle.path / QUALITY_FILE).read_text())
+    assert quality["version"] == demo_bundle.version
+    assert set(quality["modes"]) == {*MODES, RANDOM_MODE}
+    for metrics in quality["modes"].values():
+        assert set(metrics) == set(METRICS)
+    assert quality["winner"] in MODES and quality["winner"] != "genre"
+    assert demo_bundle.default_mode == quality["winner"]
+    floor = quality["modes"][RANDOM_MODE]
+    for mode in ("normal", "nearest"):
+        # on the demo catalog, sound predicts genre far better than chance
+        assert quality["modes"][mode]["genre_hit_rate"] > 2 * floor["genre_hit_rate"]
+        assert quality["modes"][mode]["diversity"] < floor["diversity"]
+    assert quality["modes"]["genre"]["genre_hit_rate"] == 1.0  # by construction
+
+
+def test_published_bundle_carries_its_pictures(demo_data_dir: Path, demo_bundle) -> None:
+    for name in ("elbow.png", "pca_map.png"):
+        assert is_png(demo_bundle.path / "plots" / name)
+    assert (demo_data_dir / "models" / "LATEST").read_text().strip() == demo_bundle.version
+
+
+def test_history_records_the_published_version(demo_data_dir: Path, demo_bundle) -> None:
+    history = pd.read_parquet(demo_data_dir / "assets" / "quality_history.parquet")
+    rows = history[history["version"] == demo_bundle.version]
+    assert set(rows["mode"]) == {*MODES, RANDOM_MODE}
+    assert is_png(demo_data_dir / "assets" / "pictures" / "quality_history.png")
+
+
+def copy_bundle(demo_bundle, tmp_path: Path) -> Path:
+    models = tmp_path / "models"
+    shutil.copytree(demo_bundle.path, models / demo_bundle.version)
+    (models / "LATEST").write_text(demo_bundle.version + "\n")
+    return models
+
+
+def test_older_bundle_without_quality_or_plots_still_loads(demo_bundle, tmp_path: Path) -> None:
+    models = copy_bundle(demo_bundle, tmp_path)
+    (models / demo_bundle.version / QUALITY_FILE).unlink()
+    shutil.rmtree(models / demo_bundle.version / "plots")
+    bundle = load_bundle(models)
+    assert bundle.quality == {} and bundle.default_mode == demo_bundle.meta["settings"]["default_mode"]
+
+
+@pytest.mark.parametrize("content", ["{not json", '["a list"]', '{"winner": ""}'])
+def test_damaged_quality_json_falls_back_to_the_setting(demo_bundle, tmp_path: Path, content: str) -> None:
+    models = copy_bundle(demo_bundle, tmp_path)
+    (models / demo_bundle.version / QUALITY_FILE).write_text(content)
+    assert load_bundle(models).default_mode == "normal"
