@@ -1,0 +1,113 @@
+"""The daily schedule and the incoming-folder sensor, evaluated with Dagster's test contexts on a
+real folder with files written into it."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from music_assets.automation import (
+    INCOMING_DIR_ENV, SETTLE_SECONDS, daily_refresh, incoming_files_sensor, music_adviser_job,
+)
+from music_assets.core.incoming import parse_cursor, scan
+from music_assets.definitions import defs
+from music_assets.resources import DataStore
+
+
+def test_definitions_load_with_schedule_sensor_and_checks() -> None:
+    dg.Definitions.validate_loadable(defs)
+    repo = defs.get_repository_def()
+    assert repo.get_schedule_def("daily_refresh").job_name == "music_adviser_job"
+    assert repo.get_sensor_def("incoming_files_sensor").job_name == "music_adviser_job"
+    job = defs.resolve_job_def("music_adviser_job")
+    assert {"published_model", "model_quality", "catalog_pictures"} <= {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+
+
+def test_daily_schedule_requests_a_full_refresh() -> None:
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 25, 4, tzinfo=timezone.utc))
+    requests = list(daily_refresh.evaluate_tick(context).run_requests or [])
+    assert len(requests) == 1
+    assert daily_refresh.cron_schedule == "0 4 * * *" and daily_refresh.execution_timezone == "UTC"
+    assert daily_refresh.job is music_adviser_job or daily_refresh.job_name == "music_adviser_job"
+
+
+def land(folder: Path, name: str, text: str = "title,rank\nA,1\n", age: float = 2 * SETTLE_SECONDS) -> Path:
+    path = folder / name
+    path.write_text(text)
+    then = time.time() - age
+    os.utime(path, (then, then))
+    return path
+
+
+def tick(data_dir: Path, cursor: str | None):
+    context = dg.build_sensor_context(cursor=cursor, resources={"store": DataStore(data_dir=str(data_dir))})
+    return incoming_files_sensor(context), context
+
+
+@pytest.fixture
+def incoming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv(INCOMING_DIR_ENV, raising=False)
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    return folder
+
+
+def test_sensor_runs_once_per_file_and_again_when_it_changes(incoming: Path) -> None:
+    data_dir = incoming.parent
+    result, _ = tick(data_dir, None)
+    assert isinstance(result, dg.SkipReason)
+
+    land(incoming, "charts_2026-11.csv")
+    result, _ = tick(data_dir, None)
+    assert isinstance(result, dg.SensorResult) and len(result.run_requests) == 1
+    request = result.run_requests[0]
+    assert request.tags["music_adviser/files"] == "charts_2026-11.csv"
+    cursor = result.cursor
+    assert set(json.loads(cursor)) == {"charts_2026-11.csv"}
+
+    again, _ = tick(data_dir, cursor)  # same folder, same cursor: nothing new
+    assert isinstance(again, dg.SkipReason)
+
+    land(incoming, "charts_2026-11.csv", "title,rank\nA,1\nB,2\n")  # replaced with new content
+    changed, _ = tick(data_dir, cursor)
+    assert isinstance(changed, dg.SensorResult) and changed.run_requests[0].run_key != request.run_key
+
+
+def test_sensor_ignores_half_copied_files_until_they_settle(incoming: Path) -> None:
+    data_dir = incoming.parent
+    land(incoming, "features.csv.part")  # a copy tool's temporary name
+    land(incoming, ".charts.csv.tmp-123")
+    land(incoming, "notes.txt")  # not a charts/features file
+    land(incoming, "empty.csv", text="")  # created, nothing written yet
+    growing = land(incoming, "charts_big.csv", age=0)  # still being written (modified just now)
+    result, _ = tick(data_dir, None)
+    assert isinstance(result, dg.SkipReason) and "charts_big.csv" in str(result.skip_message)
+
+    then = time.time() - 2 * SETTLE_SECONDS
+    os.utime(growing, (then, then))  # the copy finished a while ago
+    result, _ = tick(data_dir, None)
+    assert isinstance(result, dg.SensorResult)
+    assert result.run_requests[0].tags["music_adviser/files"] == "charts_big.csv"
+    assert set(json.loads(result.cursor)) == {"charts_big.csv"}
+
+
+def test_sensor_folder_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    land(folder, "charts.csv.gz", text="x")
+    monkeypatch.setenv(INCOMING_DIR_ENV, str(folder))
+    result, _ = tick(tmp_path / "data", None)
+    assert isinstance(result, dg.SensorResult)
+
+
+def test_damaged_cursor_means_start_over(incoming: Path) -> None:
+    assert parse_cursor("{oops") == {} and parse_cursor("[1]") == {} and parse_cursor(None) == {}
+    land(incoming, "a.csv")
+    assert scan(incoming, parse_cursor("{oops"), time.time(), SETTLE_SECONDS).ready == ["a.csv"]
+    assert scan(incoming / "missing", {}, time.time(), SETTLE_SECONDS).ready == []
