@@ -93,6 +93,9 @@ def test_failed_blocking_check_leaves_latest_untouched(data_copy: Path) -> None:
     for mode in ("normal", "nearest"):
         quality["modes"][mode]["genre_hit_rate"] = 0.99
     quality_path.write_text(json.dumps(quality))
+    # ...and the refreshed catalog differs a little (one track gone), so a new bundle is built.
+    store = DataStore(data_dir=str(data_copy))
+    storage.write_parquet(storage.read_parquet(store.asset_path("tracks")).iloc[:-1], store.asset_path("tracks"))
     downstream = dg.AssetSelection.assets("recommender_model", "model_quality", "model_pictures", "published_model")
     result = dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS], selection=downstream, raise_on_error=False,
@@ -106,3 +109,18 @@ def test_failed_blocking_check_leaves_latest_untouched(data_copy: Path) -> None:
     assert (models / "LATEST").read_text().strip() == serving
     built = json.loads((data_copy / "assets" / "recommender_model.json").read_text())["version"]
     assert built != serving and (models / built / QUALITY_FILE).is_file()  # built and measured, not served
+
+
+def test_unchanged_input_reuses_the_built_bundle(data_copy: Path) -> None:
+    models = data_copy / "models"
+    serving = (models / "LATEST").read_text().strip()
+    before = sorted(p.name for p in models.iterdir())
+    result = dg.materialize(
+        [*ALL_ASSETS, *ALL_CHECKS], selection=dg.AssetSelection.assets("recommender_model"),
+        resources={"store": DataStore(data_dir=str(data_copy)), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
+    )
+    event = result.get_asset_materialization_events()[0].materialization
+    assert event.metadata["reused_unchanged_bundle"].value is True
+    assert event.metadata["version"].value == serving
+    assert sorted(p.name for p in models.iterdir()) == before  # no identical copy left behind
+    assert event.tags["dagster/data_version"]

@@ -6,6 +6,7 @@ passed: a run that fails anywhere leaves the previous model serving.
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -13,7 +14,7 @@ import dagster as dg
 from music_assets.assets.track_clusters import centroids_path
 from music_assets.assets.track_embedding import params_path
 from music_assets.core import storage
-from music_assets.core.bundle import write_bundle
+from music_assets.core.bundle import content_key, write_bundle
 from music_assets.core.model import Embedding
 from music_assets.resources import DataStore
 
@@ -25,6 +26,15 @@ class PublishConfig(dg.Config):
 def built_bundle_path(store: DataStore) -> Path:
     """Where recommender_model records the version it built (the bundle is not published yet)."""
     return store.asset_path("recommender_model", ".json")
+
+
+def _previous_build(store: DataStore) -> str | None:
+    path = built_bundle_path(store)
+    try:
+        version = json.loads(path.read_text(encoding="utf-8"))["version"]
+    except (OSError, KeyError, json.JSONDecodeError):
+        return None
+    return version if (store.models_dir / version).is_dir() else None
 
 
 def built_version(store: DataStore) -> str:
@@ -55,11 +65,23 @@ def recommender_model(context: dg.AssetExecutionContext, config: PublishConfig, 
         store.models_dir, bundle_tracks, embedding, centroids,
         settings={"default_mode": config.default_mode, "run_id": context.run.run_id},
     )
-    storage.write_json({"version": version, "path": str(path)}, built_bundle_path(store))
-    context.log.info(f"built model {version} (not published yet)")
+    key = content_key(path)
+    previous = _previous_build(store)
+    reused = previous is not None and previous != version and key is not None and content_key(store.models_dir / previous) == key
+    if reused:
+        # Unchanged input: keep the bundle already built (and maybe serving) instead of piling up
+        # identical copies; its quality and pictures are refreshed downstream all the same.
+        shutil.rmtree(path)
+        version, path = previous, store.models_dir / previous
+        context.log.info(f"model unchanged since {version}: reusing it")
+    else:
+        context.log.info(f"built model {version} (not published yet)")
+    storage.write_json({"version": version, "path": str(path), "content_key": key}, built_bundle_path(store))
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(key[:16]) if key else None,
         metadata={
             "version": version,
+            "reused_unchanged_bundle": reused,
             "path": dg.MetadataValue.path(str(path)),
             "dagster/row_count": len(bundle_tracks),
             "k": len(centroids),

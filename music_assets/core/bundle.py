@@ -187,6 +187,18 @@ def load_bundle(models_dir: str | os.PathLike[str], version: str | None = None, 
     )
 
 
+def content_key(bundle_dir: str | os.PathLike[str]) -> str | None:
+    """A hash of what a bundle recommends with (tracks file, scaler + PCA, centroids), blind to
+    when and by which run it was built; None when the bundle is unreadable. Two bundles with the
+    same key serve identical recommendations, so a refresh on unchanged input can keep the old one."""
+    try:
+        meta = json.loads((Path(bundle_dir) / META_FILE).read_text(encoding="utf-8"))
+        parts = [meta["files"][TRACKS_FILE], meta["embedding"], meta["centroids"]]
+    except (OSError, KeyError, TypeError, json.JSONDecodeError):
+        return None
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 def read_quality(bundle_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """quality.json of a bundle, or {} when absent or unreadable (older bundles have none; the
     model stays usable without it, only the default mode falls back to its setting)."""
