@@ -65,11 +65,11 @@ def demo_catalog(n_tracks: int) -> pd.DataFrame:
     return clean
 
 
-def build_bundle(df: pd.DataFrame, models_dir: Path) -> tuple[str, int]:
-    """The pipeline's model on `df`: scaler + PCA (2 components), elbow k, KMeans, a real bundle."""
+def build_bundle(df: pd.DataFrame, models_dir: Path, k: int | None = None) -> tuple[str, int]:
+    """The pipeline's model on `df`: scaler + PCA (2 components), elbow k (unless given), KMeans, a real bundle."""
     features = list(DEFAULT_MODEL_FEATURES)
     embedding, coords = fit_embedding(df, features, 2)
-    k = knee_k(elbow_curve(coords, range(2, 16), seed=0))
+    k = k or knee_k(elbow_curve(coords, range(2, 16), seed=0))
     clusters = fit_clusters(coords, k, seed=0)
     tracks = df.assign(pc_1=coords[:, 0], pc_2=coords[:, 1], cluster=clusters.labels)
     for col, default in (("preview_url", ""), ("cover_url", ""), ("has_preview", False)):
