@@ -2,10 +2,14 @@
 
 import dagster as dg
 
+from music_assets.assets import incremental
 from music_assets.assets.metadata import parquet_metadata
 from music_assets.core import storage
 from music_assets.core.model import elbow_curve, knee_k
 from music_assets.resources import DataStore
+
+
+CODE_VERSION = "1"  # bump when the elbow or knee logic changes: forces a refit
 
 
 class ElbowConfig(dg.Config):
@@ -19,24 +23,36 @@ def pc_columns(columns: list[str]) -> list[str]:
     return [c for c in columns if c.startswith("pc_")]
 
 
-@dg.asset(group_name="model", kinds={"parquet", "scikitlearn"}, deps=["track_embedding"])
+@dg.asset(group_name="model", kinds={"parquet", "scikitlearn"}, deps=["track_embedding"], code_version=CODE_VERSION)
 def cluster_k(context: dg.AssetExecutionContext, config: ElbowConfig, store: DataStore) -> dg.MaterializeResult:
     """KMeans inertia for k = min_k..max_k and the knee of that curve (Kneedle rule: the point
     farthest below the chord joining the curve's ends), replacing the seed's k=7 picked by eye."""
     if not 2 <= config.min_k < config.max_k:
         raise dg.Failure(f"need 2 <= min_k < max_k, got min_k={config.min_k}, max_k={config.max_k}")
-    emb = storage.read_parquet(store.asset_path("track_embedding"))
-    coords = emb.loc[:, pc_columns(list(emb.columns))].to_numpy()
-    curve = elbow_curve(coords, range(config.min_k, config.max_k + 1), config.seed, config.sample_size)
-    k = knee_k(curve)
-    curve["chosen"] = curve["k"] == k
-    path = storage.write_parquet(curve, store.asset_path("cluster_k"))
-    context.log.info(f"elbow rule chose k={k} from k={config.min_k}..{config.max_k}")
+    inputs, path = [store.asset_path("track_embedding")], store.asset_path("cluster_k")
+    marker = store.asset_path("cluster_k", ".fingerprint.json")
+    current = incremental.fingerprint(inputs, config.model_dump(), CODE_VERSION)
+    refit = not incremental.unchanged(marker, current, [path])
+    if refit:
+        emb = storage.read_parquet(inputs[0])
+        coords = emb.loc[:, pc_columns(list(emb.columns))].to_numpy()
+        curve = elbow_curve(coords, range(config.min_k, config.max_k + 1), config.seed, config.sample_size)
+        k = knee_k(curve)
+        curve["chosen"] = curve["k"] == k
+        storage.write_parquet(curve, path)
+        incremental.record(marker, current)
+        context.log.info(f"elbow rule chose k={k} from k={config.min_k}..{config.max_k}")
+    else:
+        curve = storage.read_parquet(path)
+        k = int(curve.loc[curve["chosen"], "k"].iloc[0])
+        context.log.info(f"elbow rule chose k={k} (embedding and config unchanged: previous fit reused)")
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(current[:16]),
         metadata=parquet_metadata(
             path,
             preview=curve,
             chosen_k=k,
+            refit=refit,
             rule="Kneedle: max distance below the chord of the normalized inertia curve",
             elbow_curve=dg.MetadataValue.md(curve.to_markdown(index=False)),
         )
