@@ -110,6 +110,15 @@ def test_failed_blocking_check_leaves_latest_untouched(data_copy: Path) -> None:
     built = json.loads((data_copy / "assets" / "recommender_model.json").read_text())["version"]
     assert built != serving and (models / built / QUALITY_FILE).is_file()  # built and measured, not served
 
+    # Once the serving model's claim is honest again, the same refresh publishes.
+    quality_path.write_text(json.dumps({**quality, "modes": {}}))
+    again = dg.materialize(
+        [*ALL_ASSETS, *ALL_CHECKS], selection=downstream,
+        resources={"store": DataStore(data_dir=str(data_copy)), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
+    )
+    assert all(e.passed for e in again.get_asset_check_evaluations())
+    assert (models / "LATEST").read_text().strip() == built  # the bundle reused, now served
+
 
 def test_unchanged_input_reuses_the_built_bundle(data_copy: Path) -> None:
     models = data_copy / "models"
