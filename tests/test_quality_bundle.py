@@ -65,3 +65,29 @@ def test_damaged_quality_json_falls_back_to_the_setting(demo_bundle, tmp_path: P
     models = copy_bundle(demo_bundle, tmp_path)
     (models / demo_bundle.version / QUALITY_FILE).write_text(content)
     assert load_bundle(models).default_mode == "normal"
+
+
+def test_incomplete_bundle_is_not_published(demo_data_dir: Path, tmp_path: Path) -> None:
+    import dagster as dg
+
+    from music_assets.assets.published_model import published_model
+    from music_assets.resources import DataStore
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data)
+    built = json.loads((data / "assets" / "recommender_model.json").read_text())["version"]
+    (data / "models" / built / "plots" / "pca_map.png").unlink()
+    (data / "models" / "LATEST").write_text("older-version\n")
+    with pytest.raises(dg.Failure, match="missing plots/pca_map.png"):
+        published_model(context=dg.build_asset_context(), store=DataStore(data_dir=str(data)))
+    assert (data / "models" / "LATEST").read_text() == "older-version\n"
+
+
+def test_quality_without_a_built_model_is_a_clear_error(tmp_path: Path) -> None:
+    import dagster as dg
+
+    from music_assets.assets.model_quality import model_quality
+    from music_assets.resources import DataStore
+
+    with pytest.raises(dg.Failure, match="materialize recommender_model first"):
+        model_quality(context=dg.build_asset_context(), store=DataStore(data_dir=str(tmp_path)))
