@@ -1,4 +1,5 @@
-"""Two runs from scratch give identical track tables and a new model version."""
+"""Two runs from scratch give identical track tables; a rerun reuses an unchanged model and
+publishes a new version only when the model changes."""
 
 from __future__ import annotations
 
@@ -18,9 +19,13 @@ def test_rerun_gives_identical_tables_and_a_new_version(tmp_path: Path) -> None:
         b = pq.read_table(second / "assets" / f"{name}.parquet")
         assert a.equals(b), name
     v1 = (first / "models" / "LATEST").read_text().strip()
-    assert materialize_demo(first, n_tracks=800).success  # rerun in place: a new version is published
+    assert materialize_demo(first, n_tracks=800).success  # rerun in place on unchanged input:
+    assert (first / "models" / "LATEST").read_text().strip() == v1  # the same bundle is reused
+    assert [p.name for p in (first / "models").iterdir() if p.is_dir()] == [v1]  # no identical copy
+    changed = {"ops": {"track_embedding": {"config": {"n_components": 3}}}}
+    assert materialize_demo(first, n_tracks=800, run_config=changed).success  # a different model:
     v2 = (first / "models" / "LATEST").read_text().strip()
-    assert v2 != v1 and v2 > v1
+    assert v2 != v1 and v2 > v1  # a new version is published
     assert (first / "models" / v1).is_dir()  # the previous version is kept for rollback
 
 
