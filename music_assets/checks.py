@@ -85,10 +85,15 @@ def quality_not_worse_than_published(store: DataStore) -> dg.AssetCheckResult:
     modes = current.get("modes", {})
     winner = current.get("winner")
     floor = modes.get(RANDOM_MODE, {}).get("genre_hit_rate")
-    if winner in modes and floor is not None and modes[winner]["genre_hit_rate"] <= floor:
-        problems.append(f"winner {winner} does not beat the random floor ({floor:.3f})")
     if not modes:
         problems.append(f"model {version} has no quality.json")
+    if current.get("genre_labelled_share", 1.0) == 0:
+        # Nothing to measure against: say so loudly, but a catalog without genres may still serve.
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                   description="no track has a genre: quality not comparable; " + "; ".join(problems),
+                                   metadata={"version": version, "published_version": published_version or ""})
+    if winner in modes and floor is not None and modes[winner]["genre_hit_rate"] <= floor:
+        problems.append(f"winner {winner} does not beat the random floor ({floor:.3f})")
     return dg.AssetCheckResult(
         passed=not problems,
         description="; ".join(problems) or f"{version} is no worse than {published_version or 'nothing published'}",

@@ -133,3 +133,15 @@ def test_unchanged_input_reuses_the_built_bundle(data_copy: Path) -> None:
     assert event.metadata["version"].value == serving
     assert sorted(p.name for p in models.iterdir()) == before  # no identical copy left behind
     assert event.tags["dagster/data_version"]
+
+
+def test_catalog_without_genres_warns_instead_of_blocking(data_copy: Path) -> None:
+    store = DataStore(data_dir=str(data_copy))
+    built = json.loads(store.asset_path("recommender_model", ".json").read_text())["version"]
+    path = store.models_dir / built / QUALITY_FILE
+    quality = json.loads(path.read_text())
+    zeroed = {m: {**v, "genre_hit_rate": 0.0} for m, v in quality["modes"].items()}
+    path.write_text(json.dumps({**quality, "modes": zeroed, "genre_labelled_share": 0.0}))
+    result = checks.quality_not_worse_than_published(store=store)
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
+    assert "no track has a genre" in result.description

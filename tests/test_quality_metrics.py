@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from music_assets.core.evaluate import (
-    RANDOM_MODE, Catalog, append_history, evaluate_mode, evaluate_modes, pick_winner, quality_report,
+    RANDOM_MODE, Catalog, append_history, evaluate_mode, evaluate_modes, genre_share, pick_winner, quality_report,
     random_recommender, regression, sample_queries,
 )
 
@@ -58,8 +58,11 @@ def test_queries_only_tracks_with_a_genre_and_are_seeded() -> None:
     q = sample_queries(TINY, n=10, seed=1)
     assert list(q) == [0, 1, 2, 3]  # track 4 has no genre
     assert list(sample_queries(TINY, 2, seed=7)) == list(sample_queries(TINY, 2, seed=7))
-    with pytest.raises(ValueError, match="no track has a genre"):
-        sample_queries(Catalog([[], []], ["x", "y"], np.ones(2), np.zeros((2, 1))), 5, 0)
+    unlabelled = Catalog([[], []], ["x", "y"], np.ones(2), np.zeros((2, 1)))
+    assert list(sample_queries(unlabelled, 5, 0)) == [0, 1]  # other metrics still measurable
+    assert genre_share(unlabelled) == 0.0 and genre_share(TINY) == pytest.approx(4 / 5)
+    with pytest.raises(ValueError, match="empty"):
+        sample_queries(Catalog([], [], np.ones(0), np.zeros((0, 1))), 5, 0)
 
 
 def test_random_floor_never_returns_the_query_and_is_distinct() -> None:
@@ -101,6 +104,7 @@ def test_quality_report_and_regression() -> None:
                                RANDOM_MODE: {"genre_hit_rate": 0.9}}}
     problems = regression(report, better_before, 0.03)
     assert len(problems) == 1 and problems[0].startswith("normal")  # nearest within tolerance, random ignored
+    assert regression({**report, "genre_labelled_share": 0.0}, better_before, 0.03) == []  # not comparable
 
 
 def test_history_keeps_versions_and_replaces_a_reevaluated_one() -> None:

@@ -15,7 +15,8 @@ from music_assets.assets.recommender_model import built_version
 from music_assets.core import plots, storage
 from music_assets.core.bundle import load_bundle, write_quality
 from music_assets.core.evaluate import (
-    METRICS, append_history, bundle_recommenders, catalog_from_bundle, evaluate_modes, quality_report, sample_queries,
+    METRICS, append_history, bundle_recommenders, catalog_from_bundle, evaluate_modes, genre_share, quality_report,
+    sample_queries,
 )
 from music_assets.core.recommend import MODES
 from music_assets.resources import DataStore
@@ -53,7 +54,10 @@ def model_quality(context: dg.AssetExecutionContext, config: QualityConfig, stor
     catalog = catalog_from_bundle(bundle)
     queries = sample_queries(catalog, config.n_queries, config.seed)
     table = evaluate_modes(catalog, bundle_recommenders(bundle, MODES, config.k), queries, config.k, config.seed)
-    report = quality_report(table, version, config.k, len(queries), config.seed)
+    labelled = genre_share(catalog)
+    if labelled == 0:
+        context.log.warning("no track has a genre: genre hit rate is not measurable; the winner falls back to normal")
+    report = quality_report(table, version, config.k, len(queries), config.seed, labelled)
     write_quality(bundle.path, report)
 
     now = datetime.now(timezone.utc).isoformat()
@@ -73,6 +77,7 @@ def model_quality(context: dg.AssetExecutionContext, config: QualityConfig, stor
             "quality": _table_metadata(table),
             "quality_markdown": dg.MetadataValue.md(table.round(4).to_markdown(index=False)),
             "n_queries": len(queries),
+            "genre_labelled_share": dg.MetadataValue.float(labelled),
             "k": config.k,
             "seconds": dg.MetadataValue.float(round(seconds, 3)),
             "quality_json": dg.MetadataValue.path(str(bundle.path / "quality.json")),
