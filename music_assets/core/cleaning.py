@@ -24,7 +24,8 @@ def normalize_text(text: object) -> str:
     """Case-, accent-, punctuation- and whitespace-insensitive form of a title or artist."""
     if not isinstance(text, str):
         return ""
-    decomposed = unicodedata.normalize("NFKD", text)
+    # casefold first: some combining marks (U+0345) casefold to a letter that their upper case also becomes
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
     no_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", _NON_WORD.sub(" ", no_marks.casefold())).strip()
 
