@@ -51,10 +51,12 @@ def genre_pie(genres: Sequence[Sequence[str]], path: str | os.PathLike[str], n: 
     ax = fig.add_subplot()
     if top:
         labels, sizes = zip(*top)
-        ax.pie(sizes, labels=labels, autopct="%1.0f%%", startangle=90, counterclock=False, textprops={"fontsize": 8})
+        colours = matplotlib.colormaps["tab20"](np.arange(len(sizes)) % 20)
+        ax.pie(sizes, labels=labels, colors=colours, autopct="%1.0f%%", startangle=90, counterclock=False,
+               textprops={"fontsize": 8})
     else:
         ax.text(0.5, 0.5, "no genre information", ha="center", va="center")
-    ax.set_title(f"The {len(top)} most common genres")
+    ax.set_title(f"The {len(top)} most common genres (share of tracks among them)")
     return _save(fig, path)
 
 
