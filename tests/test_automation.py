@@ -111,3 +111,21 @@ def test_damaged_cursor_means_start_over(incoming: Path) -> None:
     land(incoming, "a.csv")
     assert scan(incoming, parse_cursor("{oops"), time.time(), SETTLE_SECONDS).ready == ["a.csv"]
     assert scan(incoming / "missing", {}, time.time(), SETTLE_SECONDS).ready == []
+
+
+def test_the_scheduled_job_runs_every_check_and_publishes(tmp_path: Path) -> None:
+    """music_adviser_job as the schedule and the sensor launch it: all assets and checks, then LATEST."""
+    from music_assets.automation import ALL_JOBS
+    from music_assets.checks import ALL_CHECKS
+    from music_assets.definitions import ALL_ASSETS
+    from music_assets.resources import SourceResource
+
+    local = dg.Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS, jobs=ALL_JOBS, resources={
+        "store": DataStore(data_dir=str(tmp_path)), "source": SourceResource(demo_tracks=1_500, demo_seed=7)})
+    result = local.resolve_job_def("music_adviser_job").execute_in_process()
+    assert result.success
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {spec.name for c in ALL_CHECKS for spec in c.check_specs}
+    assert all(evaluations.values()), evaluations
+    built = json.loads((tmp_path / "assets" / "recommender_model.json").read_text())["version"]
+    assert (tmp_path / "models" / "LATEST").read_text().strip() == built
