@@ -1,0 +1,148 @@
+"""The published model as serving sees it, reloaded when LATEST changes.
+
+Requests call `current()`. At most every `check_interval` seconds one request stats the LATEST
+pointer (mtime, size, inode: a cheap syscall) and, if it changed, reads the version. A new version
+is loaded completely (checksums verified, search index built) by that one request while every other
+request goes on with the old model, then a single reference assignment swaps it in: no request ever
+sees half a model and none waits for a load. A bundle that fails to load is refused with a log line
+and the old model keeps serving; the refused version is retried after `retry_after` seconds (a
+folder that was still being written may be complete by then).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from music_assets.core import storage
+from music_assets.core.bundle import BundleError, ModelBundle, load_bundle
+from music_assets.core.search import SearchIndex
+
+log = logging.getLogger(__name__)
+
+
+class NoModelError(RuntimeError):
+    """No usable model has been published yet (the page says how to publish one)."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A bundle with what serving builds from it once: the search index."""
+
+    bundle: ModelBundle
+    search: SearchIndex
+    loaded_at: float
+    load_seconds: float
+
+    @property
+    def version(self) -> str:
+        return self.bundle.version
+
+
+@dataclass
+class _Refused:
+    version: str
+    at: float
+    reason: str
+
+
+@dataclass
+class StoreStats:
+    loads: int = 0
+    refusals: int = 0
+    last_load_seconds: float = 0.0
+    last_error: str = ""
+    history: list[str] = field(default_factory=list)
+
+
+def load_model(models_dir: Path, version: str | None = None) -> LoadedModel:
+    """Load a bundle and build its search index; raises BundleError when the bundle is unusable."""
+    started = time.perf_counter()
+    bundle = load_bundle(models_dir, version)
+    search = SearchIndex.from_tracks(bundle.tracks)
+    _ = bundle.id_index, bundle.genre_index, bundle.title_index  # build lazily-built indexes now, off the swap
+    return LoadedModel(bundle, search, time.time(), time.perf_counter() - started)
+
+
+class ModelStore:
+    """Holds the current LoadedModel and swaps in newly published ones."""
+
+    def __init__(self, models_dir: str | os.PathLike[str], check_interval: float = 1.0,
+                 retry_after: float = 10.0) -> None:
+        self.models_dir = Path(models_dir)
+        self.check_interval = check_interval
+        self.retry_after = retry_after
+        self.stats = StoreStats()
+        self._model: LoadedModel | None = None
+        self._pointer_stamp: tuple[int, int, int] | None = None
+        self._next_check = 0.0
+        self._refused: _Refused | None = None
+        self._load_lock = threading.Lock()  # one loader at a time; others never wait on it
+
+    # -- public -------------------------------------------------------------------------------
+    def current(self) -> LoadedModel:
+        """The model to answer this request with (reloading first if a new one was published)."""
+        now = time.monotonic()
+        if now >= self._next_check or self._model is None:
+            self._maybe_reload(now)
+        model = self._model
+        if model is None:
+            raise NoModelError(self.stats.last_error or f"no published model in {self.models_dir}")
+        return model
+
+    def peek(self) -> LoadedModel | None:
+        """The model held now, without checking for a new one."""
+        return self._model
+
+    # -- internals ----------------------------------------------------------------------------
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.models_dir / storage.LATEST_POINTER)
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def _maybe_reload(self, now: float) -> None:
+        if not self._load_lock.acquire(blocking=self._model is None):
+            return  # someone else is loading: keep serving the current model
+        try:
+            self._next_check = now + self.check_interval
+            stamp = self._stamp()
+            if stamp == self._pointer_stamp and self._model is not None:
+                return
+            version = storage.read_pointer(self.models_dir)
+            if version is None:
+                self.stats.last_error = f"no published model in {self.models_dir} (no LATEST pointer): run the pipeline first"
+                self._pointer_stamp = stamp
+                return
+            if self._model is not None and version == self._model.version:
+                self._pointer_stamp = stamp
+                return
+            refused = self._refused
+            if refused and refused.version == version and now - refused.at < self.retry_after:
+                return
+            try:
+                model = load_model(self.models_dir, version)
+            except (BundleError, OSError, ValueError, KeyError) as exc:
+                self._refused = _Refused(version, now, str(exc))
+                self.stats.refusals += 1
+                self.stats.last_error = f"model {version} refused: {exc}"
+                kept = self._model.version if self._model else "none"
+                log.warning("refused model %s (%s); still serving %s", version, exc, kept)
+                return
+            previous = self._model.version if self._model else None
+            self._model = model  # the swap: one reference assignment
+            self._pointer_stamp = stamp
+            self._refused = None
+            self.stats.loads += 1
+            self.stats.last_load_seconds = model.load_seconds
+            self.stats.last_error = ""
+            self.stats.history.append(version)
+            log.info("serving model %s (%d tracks, loaded in %.3f s; previous %s)",
+                     version, len(model.bundle.tracks), model.load_seconds, previous)
+        finally:
+            self._load_lock.release()
