@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from music_assets.core.search import MAX_QUERY_CHARS
@@ -25,6 +26,17 @@ from serving.params import BadRequest
 from serving.service import NotFound
 
 log = logging.getLogger(__name__)
+
+
+class HtmlSafeJSON(DefaultJSONProvider):
+    """JSON whose strings never contain a raw <, > or &: a query echoed in an error message stays
+    inert even if a client drops it into HTML. (\\u003c is the same string to any JSON parser.)"""
+
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def default_data_dir() -> Path:
@@ -41,10 +53,10 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, *, check_interval
     pass None to disable it, or an object to use it.
     """
     app = Flask(__name__)
+    app.json = HtmlSafeJSON(app)
     app.config.update(
         DEBUG=False,
         TESTING=False,
-        JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=16 * 1024,
         MAX_QUERY_CHARS=MAX_QUERY_CHARS,
     )
