@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from music_assets.core import storage
 from music_assets.core.bundle import BundleError, ModelBundle, load_bundle
@@ -72,10 +73,11 @@ class ModelStore:
     """Holds the current LoadedModel and swaps in newly published ones."""
 
     def __init__(self, models_dir: str | os.PathLike[str], check_interval: float = 1.0,
-                 retry_after: float = 10.0) -> None:
+                 retry_after: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.models_dir = Path(models_dir)
         self.check_interval = check_interval
         self.retry_after = retry_after
+        self._clock = clock
         self.stats = StoreStats()
         self._model: LoadedModel | None = None
         self._pointer_stamp: tuple[int, int, int] | None = None
@@ -86,7 +88,7 @@ class ModelStore:
     # -- public -------------------------------------------------------------------------------
     def current(self) -> LoadedModel:
         """The model to answer this request with (reloading first if a new one was published)."""
-        now = time.monotonic()
+        now = self._clock()
         if now >= self._next_check or self._model is None:
             self._maybe_reload(now)
         model = self._model

@@ -24,13 +24,17 @@ def copy_models(src_data_dir: Path, dst_data_dir: Path) -> Path:
 
 
 def publish_variant(models_dir: Path, bundle: ModelBundle, tracks: pd.DataFrame | None = None,
-                    default_mode: str | None = None) -> str:
-    """Publish a new bundle through the real writer (write folder, then replace LATEST)."""
+                    default_mode: str | None = None, extra_files: dict[str, bytes] | None = None) -> str:
+    """Publish a new bundle through the real writer (write folder, add extra files, replace LATEST)."""
     tracks = bundle.tracks if tracks is None else tracks
     settings = dict(bundle.meta.get("settings", {}))
     if default_mode:
         settings["default_mode"] = default_mode
-    version, _ = write_bundle(models_dir, tracks.reset_index(drop=True), bundle.embedding, bundle.centroids, settings)
+    version, path = write_bundle(models_dir, tracks.reset_index(drop=True), bundle.embedding, bundle.centroids,
+                                 settings)
+    for name, data in (extra_files or {}).items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_bytes(data)
     storage.publish_pointer(models_dir, version)
     return version
 
