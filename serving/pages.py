@@ -30,6 +30,8 @@ def _form(model, **values):
     return {
         "modes": [(m, MODE_HELP.get(m, "")) for m in MODES],
         "default_mode": model.bundle.default_mode if model else "normal",
+        # "best measured" only once the quality step has measured the modes (it writes quality.json)
+        "default_label": "best measured" if model and (model.bundle.path / "quality.json").is_file() else "default",
         "max_k": MAX_K,
         "form": {
             "song": (values.get("song") if "song" in values else args.get("song", ""))[:300],

@@ -113,7 +113,7 @@ def test_model_page_shows_plots_quality_and_html_titles_escaped(models: Path, de
     # The default mode is the model's (the measured winner), and the page says which mode ran.
     page = client.get("/recommend", query_string={"song": demo_bundle.tracks["title"].iat[5], "id":
                                                   demo_bundle.tracks["track_id"].iat[5]}).get_data(as_text=True)
-    assert 'id="mode-used">nearest</span>' in page and "best measured mode" in page
+    assert 'id="mode-used">nearest</span>' in page and "the best measured mode of this model" in page
 
     # A title with HTML in it is shown as text everywhere it appears.
     tid = tracks["track_id"].iat[0]
