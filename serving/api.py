@@ -12,7 +12,7 @@ from music_assets.core.search import QueryError, check_query
 from serving.model_store import ModelStore
 from serving.openapi import openapi_document
 from serving.params import BadRequest, parse_recommend
-from serving.present import mode_help, recommendation_view, track_view
+from serving.present import mode_help, query_view, recommendation_view, track_view
 from serving.service import NotFound, run
 
 bp = Blueprint("api", __name__)
@@ -39,7 +39,7 @@ def api_recommend():
     model = store().current()
     params = parse_recommend(request.args, model.bundle.default_mode)
     try:
-        outcome = run(model, params, pick_first=True)
+        outcome = run(model, params, pick_first=True, live_lookup=current_app.extensions["live_lookup"])
     except NotFound as exc:
         suggestions = [track_view(model.bundle, i) for i in exc.suggestions]
         return jsonify({"error": {"status": 404, "message": exc.message, "suggestions": suggestions}}), 404
@@ -49,7 +49,7 @@ def api_recommend():
         "mode": params.mode,
         "mode_description": mode_help(params.mode),
         "k": params.k,
-        "query": track_view(bundle, outcome.query),
+        "query": query_view(bundle, outcome),
         "other_matches": [track_view(bundle, i) for i in outcome.choices],
         "artist_ignored": outcome.artist_ignored,
         "results": [recommendation_view(bundle, r) for r in outcome.results],

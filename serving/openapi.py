@@ -24,6 +24,7 @@ _TRACK = {
                         "description": "playable audio: an https preview, or this server's synthesized "
                                        "demo preview (/preview/<id>.wav); null when the track has none"},
         "cover_url": {"type": "string", "nullable": True},
+        "live": {"type": "boolean", "description": "query only: found by the live Spotify lookup, not in the catalog"},
     },
 }
 _RECOMMENDATION = {"allOf": [{"$ref": "#/components/schemas/Track"}, {

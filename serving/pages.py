@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, render_template, request
 from music_assets.core.recommend import MAX_K, MODES
 from serving.model_store import ModelStore
 from serving.params import DEFAULT_K, BadRequest, parse_recommend
-from serving.present import MODE_HELP, mode_help, recommendation_view, track_view
+from serving.present import MODE_HELP, mode_help, query_view, recommendation_view, track_view
 from serving.media import PLOTS
 from serving.service import NotFound, run
 
@@ -54,7 +54,7 @@ def results():
     model = store().current()
     try:
         params = parse_recommend(request.args, model.bundle.default_mode)
-        outcome = run(model, params, pick_first=False)
+        outcome = run(model, params, pick_first=False, live_lookup=current_app.extensions["live_lookup"])
     except BadRequest as exc:
         return render_template("search.html", error=exc.message, **_form(model)), exc.status
     except NotFound as exc:
@@ -62,12 +62,12 @@ def results():
         return render_template("not_found.html", message=exc.message, suggestions=suggestions,
                                params=request.args, **_form(model)), 404
     bundle = model.bundle
-    if outcome.query is None:  # several songs share the title: the listener picks one
+    if outcome.query is None and outcome.live is None:  # several songs share the title: the listener picks one
         return render_template("choose.html", choices=[track_view(bundle, i) for i in outcome.choices],
                                params=outcome.params, artist_ignored=outcome.artist_ignored, **_form(model))
     return render_template(
         "results.html",
-        query=track_view(bundle, outcome.query),
+        query=query_view(bundle, outcome),
         results=[recommendation_view(bundle, r) for r in outcome.results],
         params=outcome.params,
         mode_description=mode_help(outcome.params.mode),

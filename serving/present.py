@@ -53,6 +53,19 @@ def track_view(bundle: ModelBundle, row: int) -> dict[str, Any]:
     }
 
 
+def live_view(track) -> dict[str, Any]:
+    """A song found by the live lookup (not in the catalog), shaped like track_view."""
+    return {
+        "id": track.track_id, "title": track.title, "artist": track.artist, "genres": list(track.genres),
+        "preview_url": playable_url(track.track_id, track.preview_url) if track.preview_url.startswith("https://") else None,
+        "cover_url": safe_image(track.cover_url), "live": True,
+    }
+
+
+def query_view(bundle: ModelBundle, outcome) -> dict[str, Any]:
+    return live_view(outcome.live) if outcome.live is not None else track_view(bundle, outcome.query)
+
+
 def recommendation_view(bundle: ModelBundle, rec: Recommendation) -> dict[str, Any]:
     view = track_view(bundle, rec.index)
     view["distance"] = round(rec.distance, 4)

@@ -235,3 +235,48 @@ def test_model_page_without_plots_says_so(client, app) -> None:
     assert "The pictures (elbow curve, PCA map) are not in this model." in html
     assert client.get("/model/plots/elbow.png").status_code == 404
     assert client.get("/model/plots/model.json").status_code == 404
+
+
+class FakeLookup:
+    """Stands in for the Spotify live lookup (the real one is only built when configured)."""
+
+    def __init__(self, track=None, fail: bool = False) -> None:
+        self.track, self.fail, self.calls = track, fail, []
+
+    def find(self, title, artist):
+        self.calls.append((title, artist))
+        if self.fail:
+            raise TimeoutError("spotify is down")
+        return self.track
+
+
+def test_offline_the_app_has_no_live_lookup(app, monkeypatch) -> None:
+    from serving.live_lookup import live_lookup_from_env
+
+    assert app.extensions["live_lookup"] is None
+    monkeypatch.delenv("MUSIC_ADVISER_SOURCE", raising=False)
+    assert live_lookup_from_env() is None
+    monkeypatch.setenv("MUSIC_ADVISER_SOURCE", "spotify")
+    monkeypatch.delenv("SPOTIPY_CLIENT_ID", raising=False)
+    assert live_lookup_from_env() is None  # spotify chosen but no credentials: still no network
+
+
+def test_a_configured_live_lookup_recommends_for_unknown_songs(demo_data_dir, demo_bundle) -> None:
+    from serving.live_lookup import LiveTrack
+
+    source = demo_bundle.tracks.iloc[3]
+    features = {f: float(source[f]) for f in demo_bundle.features}
+    live = LiveTrack("LiveTrack0000000000001", "A Song From Outside", "Somebody", features, list(source["genres"]),
+                     preview_url="javascript:alert(1)", cover_url="https://i.scdn.co/image/abc")
+    lookup = FakeLookup(live)
+    client = create_app(demo_data_dir, live_lookup=lookup).test_client()
+    data = client.get("/api/recommend", query_string={"song": "A Song From Outside", "k": 3}).get_json()
+    assert lookup.calls == [("A Song From Outside", None)]
+    assert data["query"]["live"] is True and data["query"]["preview_url"] is None
+    assert data["results"][0]["id"] == source["track_id"] and data["results"][0]["distance"] < 1e-4
+    html = client.get("/recommend", query_string={"song": "A Song From Outside", "mode": "genre"}).get_data(as_text=True)
+    assert 'id="live-note"' in html and "https://i.scdn.co/image/abc" in html and "javascript:" not in html
+    # An outage or a miss falls back to did-you-mean, never a 500.
+    for broken in (FakeLookup(fail=True), FakeLookup(None)):
+        r = create_app(demo_data_dir, live_lookup=broken).test_client().get("/api/recommend", query_string={"song": "zzz"})
+        assert r.status_code == 404 and broken.calls
