@@ -44,7 +44,7 @@ def default_data_dir() -> Path:
 
 
 def create_app(data_dir: str | os.PathLike[str] | None = None, *, check_interval: float = 1.0,
-               retry_after: float = 10.0, live_lookup: LiveLookup | None | str = "env",
+               retry_after: float = 10.0, background_reload: bool = True, live_lookup: LiveLookup | None | str = "env",
                config: dict[str, Any] | None = None) -> Flask:
     """Build the app over `<data_dir>/models` (default: $MUSIC_ADVISER_DATA_DIR or ./data).
 
@@ -62,7 +62,8 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, *, check_interval
     )
     app.config.update(config or {})
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-    store = ModelStore(data_dir / "models", check_interval=check_interval, retry_after=retry_after)
+    store = ModelStore(data_dir / "models", check_interval=check_interval, retry_after=retry_after,
+                       background=background_reload)
     app.extensions["model_store"] = store
     app.extensions["live_lookup"] = live_lookup_from_env() if live_lookup == "env" else live_lookup
 

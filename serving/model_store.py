@@ -2,9 +2,11 @@
 
 Requests call `current()`. At most every `check_interval` seconds one request stats the LATEST
 pointer (mtime, size, inode: a cheap syscall) and, if it changed, reads the version. A new version
-is loaded completely (checksums verified, search index built) by that one request while every other
-request goes on with the old model, then a single reference assignment swaps it in: no request ever
-sees half a model and none waits for a load. A bundle that fails to load is refused with a log line
+is loaded completely (checksums verified, search index built) on a side thread while every request
+goes on with the old model, then a single reference assignment swaps it in: no request ever sees
+half a model and none waits for a load (about 0.7 s for 20,000 tracks). With `background=False`
+the request that notices the change loads it itself and is the first to use it. Only the very
+first load (nothing to serve yet) makes requests wait. A bundle that fails to load is refused with a log line
 and the old model keeps serving; the refused version is retried after `retry_after` seconds (a
 folder that was still being written may be complete by then).
 """
@@ -73,11 +75,13 @@ class ModelStore:
     """Holds the current LoadedModel and swaps in newly published ones."""
 
     def __init__(self, models_dir: str | os.PathLike[str], check_interval: float = 1.0,
-                 retry_after: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 retry_after: float = 10.0, clock: Callable[[], float] = time.monotonic,
+                 background: bool = True) -> None:
         self.models_dir = Path(models_dir)
         self.check_interval = check_interval
         self.retry_after = retry_after
         self._clock = clock
+        self.background = background
         self.stats = StoreStats()
         self._model: LoadedModel | None = None
         self._pointer_stamp: tuple[int, int, int] | None = None
@@ -111,6 +115,7 @@ class ModelStore:
     def _maybe_reload(self, now: float) -> None:
         if not self._load_lock.acquire(blocking=self._model is None):
             return  # someone else is loading: keep serving the current model
+        handed_off = False
         try:
             self._next_check = now + self.check_interval
             stamp = self._stamp()
@@ -127,24 +132,50 @@ class ModelStore:
             refused = self._refused
             if refused and refused.version == version and now - refused.at < self.retry_after:
                 return
-            try:
-                model = load_model(self.models_dir, version)
-            except (BundleError, OSError, ValueError, KeyError) as exc:
-                self._refused = _Refused(version, now, str(exc))
-                self.stats.refusals += 1
-                self.stats.last_error = f"model {version} refused: {exc}"
-                kept = self._model.version if self._model else "none"
-                log.warning("refused model %s (%s); still serving %s", version, exc, kept)
+            if self._model is not None and self.background:
+                # Load on a side thread: this request, like every other, goes on with the old model.
+                threading.Thread(target=self._load_then_release, args=(version, stamp, now),
+                                 name=f"model-load-{version}", daemon=True).start()
+                handed_off = True
                 return
-            previous = self._model.version if self._model else None
-            self._model = model  # the swap: one reference assignment
-            self._pointer_stamp = stamp
-            self._refused = None
-            self.stats.loads += 1
-            self.stats.last_load_seconds = model.load_seconds
-            self.stats.last_error = ""
-            self.stats.history.append(version)
-            log.info("serving model %s (%d tracks, loaded in %.3f s; previous %s)",
-                     version, len(model.bundle.tracks), model.load_seconds, previous)
+            self._load(version, stamp, now)
+        finally:
+            if not handed_off:
+                self._load_lock.release()
+
+    def _load_then_release(self, version: str, stamp, now: float) -> None:
+        try:
+            self._load(version, stamp, now)
+        except Exception:  # never let a loader thread die silently holding the lock
+            log.exception("unexpected error loading model %s", version)
         finally:
             self._load_lock.release()
+
+    def _load(self, version: str, stamp, now: float) -> None:
+        """Load `version` completely, then swap it in; on failure refuse it and keep the old one."""
+        try:
+            model = load_model(self.models_dir, version)
+        except (BundleError, OSError, ValueError, KeyError) as exc:
+            self._refused = _Refused(version, now, str(exc))
+            self.stats.refusals += 1
+            self.stats.last_error = f"model {version} refused: {exc}"
+            kept = self._model.version if self._model else "none"
+            log.warning("refused model %s (%s); still serving %s", version, exc, kept)
+            return
+        previous = self._model.version if self._model else None
+        self._model = model  # the swap: one reference assignment
+        self._pointer_stamp = stamp
+        self._refused = None
+        self.stats.loads += 1
+        self.stats.last_load_seconds = model.load_seconds
+        self.stats.last_error = ""
+        self.stats.history.append(version)
+        log.info("serving model %s (%d tracks, loaded in %.3f s; previous %s)",
+                 version, len(model.bundle.tracks), model.load_seconds, previous)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait for a background load to finish (for tests and tools); True when none is running."""
+        if self._load_lock.acquire(timeout=timeout):
+            self._load_lock.release()
+            return True
+        return False

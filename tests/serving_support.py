@@ -64,14 +64,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve_until(server, stop: threading.Event) -> None:
+    """Run a waitress server's loop until `stop` is set, then close it from the same thread.
+    (Closing it from another thread races with its poll loop: EBADF on the trigger pipe.)"""
+    from waitress import wasyncore
+
+    while not stop.is_set():
+        wasyncore.loop(timeout=0.05, map=server._map, count=1)
+    server.task_dispatcher.shutdown()
+    wasyncore.close_all(server._map)
+
+
 @contextmanager
 def waitress_thread(app, threads: int = 4) -> Iterator[str]:
     """Serve `app` with waitress on a free local port in a background thread; yields the base URL."""
     server = create_server(app, host="127.0.0.1", port=0, threads=threads, ident="music-adviser-test")
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    stop = threading.Event()
+    thread = threading.Thread(target=serve_until, args=(server, stop), name="waitress", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.close()
-        thread.join(timeout=5)
+        stop.set()
+        thread.join(timeout=10)

@@ -43,7 +43,7 @@ def png_bytes() -> bytes:
 
 
 def test_store_swaps_to_new_models_and_refuses_broken_ones(models: Path, demo_bundle, caplog) -> None:
-    store = ModelStore(models, check_interval=0, retry_after=0)
+    store = ModelStore(models, check_interval=0, retry_after=0, background=False)
     first = store.current()
     assert first.version == demo_bundle.version
 
@@ -68,7 +68,7 @@ def test_store_swaps_to_new_models_and_refuses_broken_ones(models: Path, demo_bu
 
 def test_store_checks_latest_at_most_every_interval(models: Path, demo_bundle) -> None:
     now = [100.0]
-    store = ModelStore(models, check_interval=0.5, clock=lambda: now[0])
+    store = ModelStore(models, check_interval=0.5, clock=lambda: now[0], background=False)
     old = store.current().version
     new = publish_variant(models, demo_bundle)
     now[0] += 0.4
@@ -77,8 +77,32 @@ def test_store_checks_latest_at_most_every_interval(models: Path, demo_bundle) -
     assert store.current().version == new
 
 
+def test_background_load_keeps_answering_with_the_old_model_until_the_new_one_is_ready(
+        models: Path, demo_bundle, monkeypatch) -> None:
+    import serving.model_store as ms
+
+    store = ModelStore(models, check_interval=0)
+    old = store.current()
+    gate = threading.Event()
+    real_load = ms.load_model
+
+    def slow_load(*args, **kwargs):
+        gate.wait(10)  # a load that takes as long as the test wants
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(ms, "load_model", slow_load)
+    new = publish_variant(models, demo_bundle)
+    for _ in range(5):  # the noticing request and the ones after it are not held up
+        started = time.perf_counter()
+        assert store.current() is old
+        assert time.perf_counter() - started < 1.0
+    gate.set()
+    assert store.wait_idle()
+    assert store.current().version == new
+
+
 def test_no_model_yet_is_a_clear_503_then_the_published_one_is_served(demo_data_dir: Path, tmp_path: Path) -> None:
-    app = create_app(tmp_path, check_interval=0, retry_after=0, live_lookup=None)
+    app = create_app(tmp_path, check_interval=0, retry_after=0, background_reload=False, live_lookup=None)
     client = app.test_client()
     with pytest.raises(NoModelError):
         app.extensions["model_store"].current()
