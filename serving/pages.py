@@ -76,32 +76,44 @@ def results():
     )
 
 
-def _quality_summary(model) -> list[tuple[str, str]]:
-    """Top-level numbers and words from the bundle's quality.json, if the quality step wrote one."""
-    path = model.bundle.path / "quality.json"
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else "n/a"
+    return "n/a" if value is None else str(value)[:200]
+
+
+def _quality(model) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, list[str]]]]:
+    """From the bundle's quality.json (written by the quality step before publishing), if any:
+    its top-level facts, and a per-mode metrics table (metric names, then one row per mode)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads((model.bundle.path / "quality.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
+        return [], [], []
     if not isinstance(data, dict):
-        return []
-    rows = []
-    for key, value in data.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            continue
-        if isinstance(value, float):
-            value = f"{value:.4g}" if math.isfinite(value) else str(value)
-        rows.append((str(key), str(value)[:200]))
-    return rows[:20]
+        return [], [], []
+    facts = [(str(k), _fmt(v)) for k, v in data.items()
+             if isinstance(v, (int, float, str)) and not isinstance(v, bool)][:20]
+    modes = data.get("modes")
+    metrics: list[str] = []
+    rows: list[tuple[str, list[str]]] = []
+    if isinstance(modes, dict):
+        for per_mode in modes.values():
+            if isinstance(per_mode, dict):
+                metrics.extend(m for m in per_mode if m not in metrics)
+        metrics = metrics[:12]
+        rows = [(str(mode), [_fmt(per_mode.get(m)) for m in metrics])
+                for mode, per_mode in list(modes.items())[:20] if isinstance(per_mode, dict)]
+    return facts, metrics, rows
 
 
 @bp.get("/model")
 def model_page():
     model = store().current()
     bundle = model.bundle
+    facts, metrics, rows = _quality(model)
     plots = [(name, caption) for name, caption in PLOTS.items() if (bundle.path / "plots" / name).is_file()]
     return render_template(
-        "model.html", plots=plots, quality=_quality_summary(model),
+        "model.html", plots=plots, quality=facts, quality_metrics=metrics, quality_rows=rows,
         summary={
             "version": bundle.version,
             "tracks": len(bundle.tracks),

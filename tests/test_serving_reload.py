@@ -119,7 +119,10 @@ def test_model_page_shows_plots_quality_and_html_titles_escaped(models: Path, de
     tracks.loc[0, "title"] = SCRIPT
     tracks.at[0, "genres"] = []
     png = png_bytes()
-    quality = {"winner": "nearest", "hit_rate_nearest": 0.4123456, "nested": {"skip": 1}}
+    quality = {"winner": "nearest", "n_queries": 500, "nested": {"skip": 1},
+               "modes": {"normal": {"genre_hit_rate": 0.31, "coverage": 0.2},
+                         "nearest": {"genre_hit_rate": 0.4123456, "coverage": 0.5},
+                         "random": {"genre_hit_rate": 0.05, "coverage": None}}}
     version = publish_variant(models, demo_bundle, tracks, default_mode="nearest", extra_files={
         "plots/elbow.png": png, "plots/pca_map.png": png, "quality.json": json.dumps(quality).encode()})
     client = create_app(tmp_path, live_lookup=None).test_client()
@@ -127,7 +130,9 @@ def test_model_page_shows_plots_quality_and_html_titles_escaped(models: Path, de
     html = client.get("/model").get_data(as_text=True)
     assert version in html and "not in this model" not in html
     assert 'src="/model/plots/elbow.png"' in html and 'src="/model/plots/pca_map.png"' in html
-    assert "hit_rate_nearest" in html and "0.4123" in html and "nested" not in html
+    assert "<th scope=\"row\">winner</th><td>nearest</td>" in html and "nested" not in html
+    assert 'id="quality-modes"' in html and "genre hit rate" in html and "0.4123" in html
+    assert "nearest (default)" in html and "n/a" in html
     assert "<dt>Default mode</dt><dd>nearest</dd>" in html
     r = client.get("/model/plots/pca_map.png")
     assert r.status_code == 200 and r.mimetype == "image/png" and r.data == png
