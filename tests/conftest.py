@@ -15,10 +15,12 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def materialize_demo(data_dir: Path, n_tracks: int = SMALL_DEMO_TRACKS, seed: int = 42,
-                     selection: list | None = None, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
-    """Materialize the asset graph on a demo catalog into `data_dir` with Dagster's own materialize."""
+                     selection: list[str] | None = None, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+    """Materialize the asset graph (or the `selection` of asset names) on a demo catalog into
+    `data_dir` with Dagster's own materialize."""
     return dg.materialize(
-        selection or ALL_ASSETS,
+        ALL_ASSETS,
+        selection=selection,
         resources={
             "store": DataStore(data_dir=str(data_dir)),
             "source": SourceResource(demo_tracks=n_tracks, demo_seed=seed),

@@ -124,8 +124,9 @@ def validate_chart_batch(table: pa.Table, source: str = "chart rows") -> Validat
     good_ids = pc.filter(pa.chunked_array([ids]) if isinstance(ids, pa.Array) else ids, good_mask)
     # Dates that match the pattern but do not exist (2017-02-30) fail the cast: treat them as
     # malformed too instead of letting the cast abort the whole batch.
+    # strptime rolls 2017-02-30 over to 2017-03-02, so a date is real only if it prints back the same.
     parsed_dates = pc.strptime(good_raw["date"], format="%Y-%m-%d", unit="s", error_is_null=True)
-    bad_date = pc.is_null(parsed_dates)
+    bad_date = pc.fill_null(pc.not_equal(pc.strftime(parsed_dates, format="%Y-%m-%d"), good_raw["date"]), True)
     good = pa.table(
         {
             "title": pc.utf8_trim_whitespace(good_raw["title"]),

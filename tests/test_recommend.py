@@ -1,0 +1,79 @@
+"""Recommendation modes over the published demo bundle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from music_assets.core.cleaning import normalize_text
+from music_assets.core.recommend import MODES, RecommendationError, find_tracks, recommend
+
+
+def popular_queries(bundle, n: int = 25) -> list[int]:
+    order = np.argsort(-bundle.tracks["chart_appearances"].to_numpy(), kind="stable")
+    return [int(i) for i in order[:n]]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_results_exclude_the_query_and_its_duplicates(demo_bundle, mode: str) -> None:
+    t = demo_bundle.tracks
+    for q in popular_queries(demo_bundle):
+        if mode == "genre" and not t["genres"].iat[q]:
+            continue
+        results = recommend(demo_bundle, q, mode, 10)
+        assert 0 < len(results) <= 10
+        query_key = (normalize_text(t["title"].iat[q]), normalize_text(t["artist"].iat[q]))
+        for r in results:
+            assert r.index != q and r.track_id not in t["alias_ids"].iat[q]
+            assert (normalize_text(r.title), normalize_text(r.artist)) != query_key
+        distances = [r.distance for r in results]
+        assert distances == sorted(distances)
+
+
+def test_normal_mode_stays_in_the_query_cluster(demo_bundle) -> None:
+    for q in popular_queries(demo_bundle):
+        for r in recommend(demo_bundle, q, "normal", 10):
+            assert demo_bundle.clusters[r.index] == demo_bundle.clusters[q]
+
+
+def test_genre_mode_shares_a_genre(demo_bundle) -> None:
+    t = demo_bundle.tracks
+    for q in popular_queries(demo_bundle):
+        if not t["genres"].iat[q]:
+            with pytest.raises(RecommendationError, match="no genre information"):
+                recommend(demo_bundle, q, "genre", 10)
+            continue
+        for r in recommend(demo_bundle, q, "genre", 10):
+            assert set(r.genres) & set(t["genres"].iat[q])
+            assert r.reason.startswith("shares ")
+
+
+def test_nearest_mode_is_the_exact_nearest_neighbour_list(demo_bundle) -> None:
+    q = popular_queries(demo_bundle, 1)[0]
+    d = np.linalg.norm(demo_bundle.scaled - demo_bundle.scaled[q], axis=1)
+    d[q] = np.inf
+    expected = np.argsort(d, kind="stable")[:10]
+    got = [r.index for r in recommend(demo_bundle, q, "nearest", 10)]
+    assert np.allclose(sorted(d[got]), sorted(d[expected]), atol=1e-5)
+
+
+def test_find_tracks_is_case_and_accent_insensitive(demo_bundle) -> None:
+    q = popular_queries(demo_bundle, 1)[0]
+    title, artist = demo_bundle.tracks["title"].iat[q], demo_bundle.tracks["artist"].iat[q]
+    assert q in find_tracks(demo_bundle, f"  {title.upper()} ")
+    assert find_tracks(demo_bundle, title, artist.lower())[0] == q
+    assert find_tracks(demo_bundle, "no such song anywhere") == []
+
+
+def test_a_shared_title_finds_every_artist(demo_bundle) -> None:
+    shared = [idx for idx in demo_bundle.title_index.values() if len(idx) > 1]
+    assert shared, "the demo catalog should have titles shared by different artists"
+    idx = shared[0]
+    assert sorted(find_tracks(demo_bundle, demo_bundle.tracks["title"].iat[idx[0]])) == sorted(idx.tolist())
+
+
+def test_bad_requests_raise_a_readable_error(demo_bundle) -> None:
+    with pytest.raises(RecommendationError, match="unknown mode"):
+        recommend(demo_bundle, 0, "psychic", 10)
+    with pytest.raises(RecommendationError, match="k must be"):
+        recommend(demo_bundle, 0, "normal", 0)
