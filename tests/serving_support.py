@@ -58,6 +58,29 @@ def publish_half_written(models_dir: Path) -> str:
     return version
 
 
+def plot_png(kind: str, bundle: ModelBundle | None = None) -> bytes:
+    """A real PNG standing in for the quality step's pictures (elbow curve or PCA map)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=80)
+    if kind == "pca_map" and bundle is not None:
+        ax.scatter(bundle.tracks["pc_1"], bundle.tracks["pc_2"], c=bundle.clusters, s=3, cmap="tab10")
+        ax.set(xlabel="PC 1", ylabel="PC 2", title="Tracks by cluster")
+    else:
+        ks = list(range(2, 16))
+        ax.plot(ks, [1000 / k ** 0.8 for k in ks], marker="o")
+        ax.set(xlabel="k", ylabel="inertia", title="Elbow curve")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,6 +7,7 @@ goes to test-artifacts/screenshots/.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from serving import create_app
-from tests.serving_support import waitress_thread
+from tests.serving_support import copy_models, plot_png, publish_variant, waitress_thread
 
 pytestmark = pytest.mark.browser
 
@@ -134,3 +135,22 @@ def test_did_you_mean_and_model_pages(page, base_url: str, demo_bundle) -> None:
     page.wait_for_selector("dl.summary")
     assert demo_bundle.version in page.locator("dl.summary").inner_text()
     shot(page, "6-model")
+
+
+def test_model_page_shows_the_quality_pictures(page, demo_data_dir: Path, demo_bundle, tmp_path: Path) -> None:
+    models = copy_models(demo_data_dir, tmp_path)
+    quality = {"winner": "nearest", "n_queries": 500, "modes": {
+        "normal": {"genre_hit_rate": 0.31, "coverage": 0.22}, "genre": {"genre_hit_rate": 1.0, "coverage": 0.4},
+        "nearest": {"genre_hit_rate": 0.36, "coverage": 0.51}, "random": {"genre_hit_rate": 0.05, "coverage": 0.9}}}
+    version = publish_variant(models, demo_bundle, default_mode="nearest", extra_files={
+        "plots/elbow.png": plot_png("elbow"), "plots/pca_map.png": plot_png("pca_map", demo_bundle),
+        "quality.json": json.dumps(quality).encode()})
+    with waitress_thread(create_app(tmp_path, live_lookup=None)) as url:
+        page.goto(url + "/model")
+        assert version in page.locator("dl.summary").inner_text()
+        images = page.locator(".plots img")
+        assert images.count() == 2
+        for i in range(2):  # decoded, not broken-image icons
+            assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 100")
+        assert "nearest (default)" in page.locator("#quality-modes").inner_text()
+        shot(page, "7-model-with-pictures")

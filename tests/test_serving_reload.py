@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import shutil
@@ -20,8 +19,8 @@ import pytest
 from music_assets.core.bundle import load_bundle
 from serving import create_app
 from serving.model_store import ModelStore, NoModelError
-from tests.serving_support import (copy_models, publish_corrupt, publish_half_written, publish_variant,
-                                   waitress_thread)
+from tests.serving_support import (copy_models, plot_png, publish_corrupt, publish_half_written,
+                                   publish_variant, waitress_thread)
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -29,17 +28,6 @@ SCRIPT = "<script>alert(1)</script>"
 @pytest.fixture
 def models(demo_data_dir: Path, tmp_path: Path) -> Path:
     return copy_models(demo_data_dir, tmp_path)
-
-
-def png_bytes() -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    plt.imsave(buffer, np.arange(16, dtype=float).reshape(4, 4), format="png")
-    return buffer.getvalue()
 
 
 def test_store_swaps_to_new_models_and_refuses_broken_ones(models: Path, demo_bundle, caplog) -> None:
@@ -118,7 +106,7 @@ def test_model_page_shows_plots_quality_and_html_titles_escaped(models: Path, de
     tracks = demo_bundle.tracks.copy()
     tracks.loc[0, "title"] = SCRIPT
     tracks.at[0, "genres"] = []
-    png = png_bytes()
+    png = plot_png("elbow")
     quality = {"winner": "nearest", "n_queries": 500, "nested": {"skip": 1},
                "modes": {"normal": {"genre_hit_rate": 0.31, "coverage": 0.2},
                          "nearest": {"genre_hit_rate": 0.4123456, "coverage": 0.5},
