@@ -242,6 +242,8 @@ def test_python_m_serving_starts_waitress_on_a_free_port(demo_data_dir: Path) ->
             assert r.headers["Server"] == "music-adviser" and "Content-Security-Policy" in r.headers
             assert "Find songs that sound like one you love" in r.read().decode()
         assert _get(base + "/api/recommend?song=")[0] == 400
+        assert _get(base + "/api/recommend?song=" + "x" * 10_240)[0] == 400  # a 10 kB query over HTTP
+        assert _get(base + "/recommend?song=%3Cscript%3E" + "y" * 10_240)[0] == 400
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
