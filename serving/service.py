@@ -60,7 +60,7 @@ def _live(model: LoadedModel, params: RecommendParams, lookup: LiveLookup, sugge
         log.warning("live lookup failed for a %d-character query: %s", len(params.song), type(exc).__name__)
         track = None
     if track is None or not track.features:
-        raise NotFound(f"{params.song!r} is not in the catalog.", suggestions)
+        raise NotFound(f"“{params.song}” is not in the catalog.", suggestions)
     try:
         results = recommend_for_features(model.bundle, track.features, track.genres, params.mode, params.k,
                                          exclude_title_artist=(track.title, track.artist))
@@ -79,7 +79,7 @@ def run(model: LoadedModel, params: RecommendParams, pick_first: bool,
     if found.status == "not_found":
         if live_lookup is not None and not params.track_id:
             return _live(model, params, live_lookup, found.suggestions)
-        raise NotFound(f"{params.song!r} is not in the catalog.", found.suggestions)
+        raise NotFound(f"“{params.song}” is not in the catalog.", found.suggestions)
     outcome = Outcome(model, params, artist_ignored=found.artist_ignored)
     if found.status == "ambiguous" and not pick_first:
         outcome.choices = found.matches

@@ -133,6 +133,8 @@ def test_unknown_song_gets_did_you_mean_not_an_error(client, unique_song) -> Non
     err = r.get_json()["error"]
     assert err["status"] == 404 and unique_song["track_id"] in [s["id"] for s in err["suggestions"]]
     assert client.get("/api/recommend", query_string={"id": "0" * 22}).status_code == 404
+    page = client.get("/recommend", query_string={"id": "0" * 22})
+    assert page.status_code == 404 and f"No track with id {'0' * 22}" in page.get_data(as_text=True)
 
 
 BAD_INPUTS = [
