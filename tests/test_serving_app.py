@@ -282,3 +282,27 @@ def test_a_configured_live_lookup_recommends_for_unknown_songs(demo_data_dir, de
     for broken in (FakeLookup(fail=True), FakeLookup(None)):
         r = create_app(demo_data_dir, live_lookup=broken).test_client().get("/api/recommend", query_string={"song": "zzz"})
         assert r.status_code == 404 and broken.calls
+
+
+def test_source_live_lookup_adapts_a_search_and_features_source() -> None:
+    import pandas as pd
+
+    from music_assets.core.schema import FEATURE_COLUMNS
+    from serving.live_lookup import SourceLiveLookup
+
+    class FakeSource:  # the shape of the spotify source's search_track / fetch_features
+        def __init__(self, features: bool) -> None:
+            self.features = features
+
+        def search_track(self, title, artist=None):
+            return [{"id": "6rqhFgbbKwnb9MLmUQDhG6", "name": "Outside", "artists": [{"name": "A"}, {"name": "B"}]}]
+
+        def fetch_features(self, ids):
+            row = {"track_id": ids[0], "genres": ["k-pop"], "preview_url": None, "cover_url": "https://x/y.jpg",
+                   **{c: (0.5 if self.features else float("nan")) for c in FEATURE_COLUMNS}}
+            return pd.DataFrame([row])
+
+    track = SourceLiveLookup(FakeSource(True)).find("outside", None)
+    assert track.track_id == "6rqhFgbbKwnb9MLmUQDhG6" and track.artist == "A, B" and track.genres == ["k-pop"]
+    assert track.features["tempo"] == 0.5 and track.preview_url == "" and track.cover_url == "https://x/y.jpg"
+    assert SourceLiveLookup(FakeSource(False)).find("outside", None) is None  # no features: no live answer
