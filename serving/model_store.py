@@ -23,6 +23,7 @@ from typing import Callable
 
 from music_assets.core import storage
 from music_assets.core.bundle import BundleError, ModelBundle, load_bundle
+from music_assets.core.recommend import MODES, RecommendationError, recommend
 from music_assets.core.search import SearchIndex
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,25 @@ class StoreStats:
     history: list[str] = field(default_factory=list)
 
 
+def _warm_up(bundle: ModelBundle) -> None:
+    """Build whatever the bundle computes lazily (indexes, caches) now, before the swap, so the
+    first requests on a new model are as fast as the rest: one small query per mode."""
+    _ = bundle.id_index, bundle.genre_index, bundle.title_index
+    if not len(bundle.tracks):
+        return
+    for mode in MODES:
+        try:
+            recommend(bundle, 0, mode, 1)
+        except RecommendationError:
+            pass  # e.g. genre mode for a first track without genres
+
+
 def load_model(models_dir: Path, version: str | None = None) -> LoadedModel:
     """Load a bundle and build its search index; raises BundleError when the bundle is unusable."""
     started = time.perf_counter()
     bundle = load_bundle(models_dir, version)
     search = SearchIndex.from_tracks(bundle.tracks)
-    _ = bundle.id_index, bundle.genre_index, bundle.title_index  # build lazily-built indexes now, off the swap
+    _warm_up(bundle)
     return LoadedModel(bundle, search, time.time(), time.perf_counter() - started)
 
 
