@@ -77,7 +77,6 @@ def test_results_page_shows_query_recommendations_players_reasons_and_mode(clien
     assert all(g in html for g in unique_song["genres"])
     assert html.count('<li class="track">') == 7
     assert html.count('class="reason"') == 7 and "close on" in html
-    assert f'id="mode-used">{"normal"}<' in html or 'id="mode-used">' in html
     assert 'id="stop"' in html and 'id="back"' in html and '<audio id="player"' in html
     no_preview = html.count("No preview")
     players = html.count('class="play"')
@@ -93,12 +92,13 @@ def test_every_mode_answers_and_the_page_names_it(client, unique_song, mode: str
     assert api["mode"] == mode and len(api["results"]) == 10
 
 
-def test_api_recommend_fields(client, unique_song) -> None:
+def test_api_recommend_fields(client, unique_song, app) -> None:
     r = client.get("/api/recommend", query_string={"song": f"{unique_song['title']} by {unique_song['artist']}", "k": 5})
     assert r.status_code == 200 and r.mimetype == "application/json"
     data = r.get_json()
     assert data["query"]["id"] == unique_song["track_id"]
-    assert data["model_version"] and data["mode"] == "normal" and data["k"] == 5
+    default_mode = app.extensions["model_store"].current().bundle.default_mode
+    assert data["model_version"] and data["mode"] == default_mode and data["k"] == 5
     distances = [x["distance"] for x in data["results"]]
     assert distances == sorted(distances) and len(distances) == 5
     for item in data["results"]:
@@ -230,11 +230,16 @@ def test_demo_preview_is_synthesized_wav_at_the_track_tempo(client, unique_song,
     assert client.get("/preview/..%2F..%2Fmodel.json.wav").status_code in (400, 404)
 
 
-def test_model_page_without_plots_says_so(client, app) -> None:
+def test_model_page_without_plots_says_so(demo_data_dir, demo_bundle, tmp_path) -> None:
+    from tests.serving_support import copy_models, publish_variant
+
+    models = copy_models(demo_data_dir, tmp_path)
+    version = publish_variant(models, demo_bundle)  # a bundle with no plots/ folder and no quality.json
+    client = create_app(tmp_path, live_lookup=None).test_client()
     html = client.get("/model").get_data(as_text=True)
-    model = app.extensions["model_store"].current()
-    assert model.version in html and "Default mode" in html
+    assert version in html and "Default mode" in html
     assert "The pictures (elbow curve, PCA map) are not in this model." in html
+    assert "This model has no quality report." in html
     assert client.get("/model/plots/elbow.png").status_code == 404
     assert client.get("/model/plots/model.json").status_code == 404
 
