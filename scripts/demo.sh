@@ -26,4 +26,5 @@ Done. Parquet files: $MUSIC_ADVISER_DATA_DIR/assets/   published model: $MUSIC_A
 Look around:
   Dagster UI (asset graph, metadata, this run):  DAGSTER_HOME=$DAGSTER_HOME .venv/bin/dagster dev -w workspace.yaml
   Recommendations for a title:                   .venv/bin/python -m music_assets.recommend_cli "<title>" --mode genre
+  Web page and JSON API (http://127.0.0.1:8000/): .venv/bin/python -m serving --data-dir $MUSIC_ADVISER_DATA_DIR --port 8000
 MSG

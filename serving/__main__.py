@@ -1,0 +1,32 @@
+"""Start the web app with waitress (a production WSGI server; never Flask's debug server).
+
+    python -m serving --data-dir data --port 8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from waitress import serve
+
+from serving.app import create_app, default_data_dir
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=str(default_data_dir()), help="data folder holding models/LATEST")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 for all)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--check-interval", type=float, default=1.0,
+                        help="seconds between checks of models/LATEST for a newly published model")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(args.data_dir, check_interval=args.check_interval)
+    print(f"Music Adviser on http://{args.host}:{args.port}/ (model from {args.data_dir}/models/LATEST)", flush=True)
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="music-adviser")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The Flask application factory: configuration in, app out, no module-level state.
+
+    create_app(data_dir="data")            # serves data/models/LATEST, reloading when it changes
+
+Pages live in `pages`, the JSON API in `api`, audio and plot files in `media`; every error becomes
+a clear page (or JSON under /api/) with its status code, never a stack trace. Debug mode is never
+turned on here; the production server is waitress (`python -m serving`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException
+
+from music_assets.core.search import MAX_QUERY_CHARS
+from serving import security
+from serving.live_lookup import LiveLookup, live_lookup_from_env
+from serving.model_store import ModelStore, NoModelError
+from serving.params import BadRequest
+from serving.service import NotFound
+
+log = logging.getLogger(__name__)
+
+
+class HtmlSafeJSON(DefaultJSONProvider):
+    """JSON whose strings never contain a raw <, > or &: a query echoed in an error message stays
+    inert even if a client drops it into HTML. (\\u003c is the same string to any JSON parser.)"""
+
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        text = super().dumps(obj, **kwargs)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("MUSIC_ADVISER_DATA_DIR", "data"))
+
+
+def create_app(data_dir: str | os.PathLike[str] | None = None, *, check_interval: float = 1.0,
+               retry_after: float = 10.0, background_reload: bool = True, live_lookup: LiveLookup | None | str = "env",
+               config: dict[str, Any] | None = None) -> Flask:
+    """Build the app over `<data_dir>/models` (default: $MUSIC_ADVISER_DATA_DIR or ./data).
+
+    `live_lookup`: "env" builds the Spotify lookup only when the spotify source is configured
+    with credentials in the environment (otherwise none: offline the app never calls the network);
+    pass None to disable it, or an object to use it.
+    """
+    app = Flask(__name__)
+    app.json = HtmlSafeJSON(app)
+    app.config.update(
+        DEBUG=False,
+        TESTING=False,
+        MAX_CONTENT_LENGTH=16 * 1024,
+        MAX_QUERY_CHARS=MAX_QUERY_CHARS,
+    )
+    app.config.update(config or {})
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    store = ModelStore(data_dir / "models", check_interval=check_interval, retry_after=retry_after,
+                       background=background_reload)
+    app.extensions["model_store"] = store
+    app.extensions["live_lookup"] = live_lookup_from_env() if live_lookup == "env" else live_lookup
+
+    from serving.api import bp as api_bp
+    from serving.media import bp as media_bp
+    from serving.pages import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(media_bp)
+    security.install(app)
+    _install_error_handlers(app)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def _error(status: int, message: str, **extra: Any):
+    if _wants_json():
+        return jsonify({"error": {"status": status, "message": message, **extra}}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(BadRequest)
+    def _bad_request(exc: BadRequest):
+        return _error(exc.status, exc.message)
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound):
+        return _error(404, exc.message)
+
+    @app.errorhandler(NoModelError)
+    def _no_model(exc: NoModelError):
+        return _error(503, f"No recommendation model is available yet: {exc}. "
+                           "Publish one with `bash scripts/demo.sh`.")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return _error(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return _error(500, "Something went wrong on our side; the error was logged. Please try again.")
