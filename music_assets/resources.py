@@ -72,6 +72,7 @@ class SourceResource(dg.ConfigurableResource):
     request_timeout_s: float = 10.0
     max_attempts: int = 5
     max_retry_wait_s: float = 60.0
+    retry_backoff_s: float = 0.5
     fetch_batch_size: int = 100
     checkpoint_every: int = 10
 
@@ -101,7 +102,7 @@ class SourceResource(dg.ConfigurableResource):
                 api_url=self.spotify_api_url, token_url=self.spotify_token_url,
                 features_fallback=self.features_fallback, reccobeats_url=self.reccobeats_url,
                 timeout_s=self.request_timeout_s, max_attempts=self.max_attempts,
-                max_retry_wait_s=self.max_retry_wait_s, batch_size=self.fetch_batch_size,
+                max_retry_wait_s=self.max_retry_wait_s, backoff_s=self.retry_backoff_s, batch_size=self.fetch_batch_size,
             ),
         )
 

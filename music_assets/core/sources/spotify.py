@@ -17,6 +17,7 @@ Retries, 429s and time-outs: see spotify_http.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
@@ -38,6 +39,14 @@ from music_assets.core.sources.spotify_http import (
 
 TRACKS_BATCH, ARTISTS_BATCH, FEATURES_BATCH = 50, 50, 100
 SEARCH_LIMIT = 10  # Spotify's maximum since 2026
+
+# spotipy logs request headers at DEBUG: the token request's Basic header (the client secret,
+# base64-encoded) and the bearer token. Cap its loggers at INFO so no DEBUG setting can leak them.
+def _quiet_spotipy_debug() -> None:
+    for name in ("spotipy", "spotipy.client", "spotipy.oauth2"):
+        logger = logging.getLogger(name)
+        if logger.level < logging.INFO:  # NOTSET (0) or DEBUG
+            logger.setLevel(logging.INFO)
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class SpotifySource:
 
     def __init__(self, files: FilesSource, config: SpotifyConfig):
         self.files, self.config = files, config
+        _quiet_spotipy_debug()
         self.policy = RetryPolicy(config.max_attempts, config.backoff_s, config.max_retry_wait_s, config.sleep)
         self.stats = CallStats()
         self.report = PathReport()
