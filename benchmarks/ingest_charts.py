@@ -27,11 +27,12 @@ KAGGLE_ROWS = 26_173_514
 ROWS_PER_TRACK = 9.5  # chart rows the demo generator writes per track, measured
 
 
-def write_demo_charts_csv(path: Path, rows: int, seed: int = 7) -> int:
-    """A Kaggle-layout charts CSV of about `rows` rows, written batch by batch (bounded memory)."""
+def write_demo_charts_csv(path: Path, rows: int, seed: int = 7, n_tracks: int | None = None) -> int:
+    """A Kaggle-layout charts CSV of about `rows` rows (or of an `n_tracks` demo catalog),
+    written batch by batch (bounded memory)."""
     from music_assets.core.sources.demo import DemoCatalog, DemoConfig
 
-    n_tracks = int(min(1_000_000, max(10, rows / ROWS_PER_TRACK)))
+    n_tracks = n_tracks or int(min(1_000_000, max(10, rows / ROWS_PER_TRACK)))
     catalog = DemoCatalog(DemoConfig(n_tracks=n_tracks, seed=seed))
     written = 0
     with pacsv.CSVWriter(str(path), next(catalog.chart_batches(tracks_per_batch=10)).schema,
