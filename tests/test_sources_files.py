@@ -235,3 +235,28 @@ def test_whole_graph_on_ph_daily_charts(tmp_path: Path, shared_data: Path) -> No
     tracks = read(tmp_path / "data", "tracks")
     assert tracks[list(FEATURE_COLUMNS)].notna().all().all()
     assert (tmp_path / "data" / "models" / "LATEST").is_file()
+
+
+def test_source_chosen_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from music_assets.definitions import build_resources
+
+    monkeypatch.delenv("MUSIC_ADVISER_SOURCE", raising=False)
+    assert build_resources(str(tmp_path))["source"].kind == "demo"
+    charts = write_charts(tmp_path / "charts.csv", GOOD_ROWS)
+    monkeypatch.setenv("MUSIC_ADVISER_SOURCE", "files")
+    monkeypatch.setenv("MUSIC_ADVISER_CHARTS", str(charts))
+    source = build_resources(str(tmp_path))["source"]
+    assert source.kind == "files" and source.charts_path == str(charts)
+    assert sum(b.num_rows for b in source.open().chart_batches()) == len(GOOD_ROWS)
+    monkeypatch.setenv("MUSIC_ADVISER_SOURCE", "spotify")
+    spotify = SourceResource.from_env()
+    # credentials stay EnvVar references: Dagster resolves them at launch, never stores the values
+    assert isinstance(spotify.spotify_client_secret, dg.EnvVar) and spotify.kind == "spotify"
+
+
+def test_spotify_kind_without_credentials_is_a_clear_error(tmp_path: Path) -> None:
+    charts = write_charts(tmp_path / "charts.csv", GOOD_ROWS)
+    with pytest.raises(dg.Failure, match="SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET"):
+        SourceResource(kind="spotify", charts_path=str(charts)).open()
+    with pytest.raises(dg.Failure, match="charts_path"):
+        SourceResource(kind="files").open()
