@@ -117,6 +117,9 @@ class FakeSpotify:
             def _misbehave(self, behaviour: str | None) -> bool:
                 if behaviour is None:
                     return False
+                if behaviour.startswith("slow:"):  # answer normally, but late
+                    time.sleep(float(behaviour.split(":", 1)[1]))
+                    return False
                 if behaviour == "timeout":
                     time.sleep(fake.timeout_s)
                     try:

@@ -296,3 +296,55 @@ def test_the_secret_appears_nowhere(tmp_path: Path, env: None, small, instance, 
     assert "falling back" in blob and "QUOTA_EXCEEDED" in blob  # the scan does see logs and failures
     for secret in secrets:
         assert secret not in blob
+
+
+KILLED_RUN = """
+import sys
+import dagster as dg
+from music_assets.assets.track_features import track_features
+from music_assets.resources import DataStore, SourceResource
+api, token, recco, charts, data = sys.argv[1:]
+dg.materialize([track_features], resources={"store": DataStore(data_dir=data), "source": SourceResource(
+    kind="spotify", charts_path=charts, spotify_client_id=dg.EnvVar("SPOTIPY_CLIENT_ID"),
+    spotify_client_secret=dg.EnvVar("SPOTIPY_CLIENT_SECRET"), spotify_api_url=api, spotify_token_url=token,
+    reccobeats_url=recco, checkpoint_every=1, fetch_batch_size=50)})
+"""
+
+
+def test_a_killed_run_restarts_without_refetching_what_it_checkpointed(tmp_path: Path, env: None, small) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    charts, catalog, n = small
+    data = tmp_path / "data"
+    parts_dir = data / "assets" / "track_features.checkpoint"
+    with FakeSpotify(catalog, CLIENT_ID, SECRET) as fake:
+        assert run(data, spotify_resource(fake, charts), selection=[chart_rows, unique_tracks]).success
+        fake.always["audio-features"] = "slow:0.4"
+        proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, fake.api_url, fake.token_url, fake.recco_url,
+                                 str(charts), str(data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while len(list(parts_dir.glob("part-*.parquet"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up: only what was checkpointed survives
+        finally:
+            proc.wait(timeout=30)
+        kept = set()
+        for part in parts_dir.glob("part-*.parquet"):
+            kept |= set(pq.read_table(part, columns=["track_id"]).column("track_id").to_pylist())
+        assert len(kept) >= 100 and not (data / "assets" / "track_features.parquet").exists()
+        served_before = dict(fake.served["audio-features"])
+        fake.reset()
+        result = run(data, spotify_resource(fake, charts), selection=[track_features])
+        assert result.success, failure_message(result)
+        assert meta(result)["recovered_from_checkpoint"].value == len(kept)
+        served = fake.served["audio-features"]
+        refetched = {i for i, count in served.items() if count > 1}
+        assert not refetched & kept  # nothing checkpointed is asked again
+        assert len(refetched) <= 50  # at most the one batch in flight when the process died
+        assert set(served) == set(features_of(data).index) - {i for i in features_of(data).index if i not in catalog.features}
+        assert all(served_before.get(i, 0) <= 1 for i in kept)

@@ -18,6 +18,17 @@ UNSAMPLED = "wrong number of fields (beyond the sample)"
 REJECTED_KEPT = 100_000  # rejected rows written to chart_rows_rejected.parquet (all are counted)
 
 
+def progress_line(rows: int, elapsed: float, src: object) -> str:
+    """rows read, rate, and for files the share read and an ETA (total rows are not known up front)."""
+    rate = rows / max(elapsed, 1e-9)
+    line = f"{rows:,} read, {rate:,.0f} rows/s"
+    fraction = getattr(src, "fraction_read", None)
+    if fraction:
+        eta = elapsed * (1 - fraction) / fraction
+        line += f", {fraction:.0%} of the file, ETA {eta:,.0f} s"
+    return line
+
+
 @dg.asset(group_name="ingest", kinds={"parquet", "pyarrow"})
 def chart_rows(context: dg.AssetExecutionContext, store: DataStore, source: SourceResource) -> dg.MaterializeResult:
     """Chart rows in the Kaggle spotify-charts layout, typed, with the track id parsed from the URL.
@@ -52,8 +63,7 @@ def chart_rows(context: dg.AssetExecutionContext, store: DataStore, source: Sour
                 now = time.monotonic()
                 if now - last_log >= 5:
                     last_log = now
-                    context.log.info(f"chart rows: {report.rows_read:,} read "
-                                     f"({report.rows_read / (now - started):,.0f} rows/s), "
+                    context.log.info(f"chart rows: {progress_line(report.rows_read, now - started, src)}, "
                                      f"{report.rows_rejected:,} rejected so far")
     except (MissingColumnsError, ChartFileError) as exc:
         raise dg.Failure(str(exc)) from exc

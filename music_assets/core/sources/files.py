@@ -33,6 +33,10 @@ class FilesSource:
     def chart_batches(self) -> Iterator[pa.Table]:
         return self.charts.batches()
 
+    @property
+    def fraction_read(self) -> float | None:
+        return self.charts.fraction_read
+
     def parse_rejects(self) -> tuple[pa.Table | None, int]:
         """Lines the CSV parser rejected (wrong field count) since the last call, and how many
         more beyond the sample: the caller counts them with the rejected rows, never fatal."""

@@ -135,6 +135,16 @@ class ChartFile:
         self.path = Path(config.path)
         self.rejects: ParseRejects | None = None
         self.rows_parsed = 0
+        self._raw: pa.NativeFile | None = None
+
+    @property
+    def fraction_read(self) -> float | None:
+        """Share of the file's bytes consumed so far (compressed bytes for gzip), for progress."""
+        try:
+            size = self.path.stat().st_size
+            return min(1.0, self._raw.tell() / size) if self._raw is not None and size else None
+        except (OSError, ValueError):
+            return None
 
     @property
     def describe(self) -> str:
@@ -179,7 +189,7 @@ class ChartFile:
             ) from exc
 
     def _stream(self) -> pa.NativeFile:
-        raw = pa.OSFile(str(self.path), "rb")
+        raw = self._raw = pa.OSFile(str(self.path), "rb")
         return pa.CompressedInputStream(raw, "gzip") if is_gzip(self.path) else raw
 
     def _to_chart_layout(self, table: pa.Table, layout: str, mapping: dict[str, str]) -> pa.Table:

@@ -118,6 +118,10 @@ class SpotifySource:
     def chart_batches(self) -> Iterator[pa.Table]:
         return self.files.chart_batches()
 
+    @property
+    def fraction_read(self) -> float | None:
+        return self.files.fraction_read
+
     def parse_rejects(self) -> tuple[pa.Table | None, int]:
         return self.files.parse_rejects()
 
@@ -270,6 +274,9 @@ class SpotifySource:
         if kind == "file" and self.files.features is not None:
             frame = self.files.features.lookup(ids)
             return {r["track_id"]: {c: r[c] for c in FEATURE_COLUMNS} for r in frame.to_dict("records")}
+        if not any("no audio features" in n for n in self.report.notes):
+            self._note(f"features fallback {kind!r} has nothing to offer (no features file configured?): "
+                       "tracks get no audio features from this run", log)
         return {}
 
     def search_track(self, title: str, artist: str | None = None, log: Log | None = None) -> list[dict]:
