@@ -90,9 +90,14 @@ def test_gzip_detected_by_content_not_name(tmp_path: Path) -> None:
 def test_many_blocks_stream_in_bounded_batches(tmp_path: Path) -> None:
     rows = [GOOD_ROWS[i % 4] for i in range(20_000)]
     charts = write_charts(tmp_path / "charts.csv", rows)
-    batches = list(ChartFile(ChartFileConfig(str(charts), block_size=64 << 10)).batches())
+    chart_file = ChartFile(ChartFileConfig(str(charts), block_size=64 << 10))
+    fractions, batches = [], []
+    for batch in chart_file.batches():
+        batches.append(batch)
+        fractions.append(chart_file.fraction_read)
     assert len(batches) > 10  # read block by block, never the whole file at once
     assert sum(b.num_rows for b in batches) == 20_000
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0  # progress for the log (with read-ahead)
 
 
 def test_missing_column_fails_naming_column_and_file(tmp_path: Path) -> None:

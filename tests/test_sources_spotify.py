@@ -74,7 +74,7 @@ def spotify_resource(fake: FakeSpotify, charts: Path, **overrides) -> SourceReso
     config = dict(kind="spotify", charts_path=str(charts), spotify_client_id=dg.EnvVar("SPOTIPY_CLIENT_ID"),
                   spotify_client_secret=dg.EnvVar("SPOTIPY_CLIENT_SECRET"), spotify_api_url=fake.api_url,
                   spotify_token_url=fake.token_url, reccobeats_url=fake.recco_url, request_timeout_s=0.5,
-                  retry_backoff_s=0.01, max_retry_wait_s=2.0, checkpoint_every=2)
+                  retry_backoff_s=0.01, max_retry_wait_s=2.0, checkpoint_every=2, fetch_batch_size=100)
     config.update(overrides)
     return SourceResource(**config)
 
@@ -114,20 +114,22 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Catalog, int]
     return charts, build_catalog(n), n
 
 
-def test_batch_endpoints_call_budget_and_incremental_refresh(tmp_path: Path, env: None) -> None:
+def test_batch_endpoints_call_budget_and_incremental_refresh(tmp_path: Path, env: None, capsys) -> None:
     charts = tmp_path / "charts.csv"
     write_demo_charts_csv(charts, 0, seed=SEED, n_tracks=1_500)
     n_tracks = len(DemoCatalog(DemoConfig(n_tracks=1_500, seed=SEED)).tracks)
     with FakeSpotify(build_catalog(n_tracks), CLIENT_ID, SECRET) as fake:
-        result = run(tmp_path / "data", spotify_resource(fake, charts))
+        default_batch = SourceResource.model_fields["fetch_batch_size"].default
+        result = run(tmp_path / "data", spotify_resource(fake, charts, fetch_batch_size=default_batch))
         assert result.success, failure_message(result)
         feats = features_of(tmp_path / "data")
         asked = len(feats)
         per_1000 = 1000 * fake.api_calls() / asked
         seed_per_1000 = 1000 * SEED_CALLS_PER_TITLE
-        print(f"\nSpotify API calls with batch endpoints: {fake.api_calls()} for {asked:,} tracks = "
-              f"{per_1000:.1f} per 1,000 tracks (seed: {seed_per_1000:,} per 1,000; "
-              f"1/{seed_per_1000 / per_1000:.0f} of it); calls by endpoint: {dict(fake.calls)}")
+        with capsys.disabled():
+            print(f"\nSpotify API calls with batch endpoints: {fake.api_calls()} for {asked:,} tracks = "
+                  f"{per_1000:.1f} per 1,000 tracks (seed: {seed_per_1000:,} per 1,000; "
+                  f"1/{seed_per_1000 / per_1000:.0f} of it); calls by endpoint: {dict(fake.calls)}")
         assert per_1000 <= seed_per_1000 / 50
         assert fake.calls["search"] == 0 and fake.calls["token"] == 1 and fake.calls["recco"] == 0
         # every id fetched once; found features, genres (when the artist has them) and covers
@@ -145,7 +147,7 @@ def test_batch_endpoints_call_budget_and_incremental_refresh(tmp_path: Path, env
 
 
 def test_development_mode_falls_back_to_single_calls_and_reccobeats(tmp_path: Path, env: None, small, instance,
-                                                                   caplog: pytest.LogCaptureFixture) -> None:
+                                                                   capsys) -> None:
     charts, catalog, n = small
     with FakeSpotify(catalog, CLIENT_ID, SECRET) as fake:
         fake.always.update({"tracks": "403_dev", "artists": "403_dev", "audio-features": "403"})
@@ -157,6 +159,10 @@ def test_development_mode_falls_back_to_single_calls_and_reccobeats(tmp_path: Pa
         assert fake.calls["tracks"] == 1 and fake.calls["artists"] == 1 and fake.calls["audio-features"] == 1  # 403 never retried
         assert fake.calls["track"] == len(fake.served["track"]) and fake.calls["recco"] > 0
         feats = features_of(tmp_path / "data")
+        with capsys.disabled():
+            print(f"\ndevelopment-mode app: {fake.api_calls()} Spotify calls + {fake.calls['recco']} ReccoBeats "
+                  f"calls for {len(feats):,} tracks = {1000 * (fake.api_calls() + fake.calls['recco']) / len(feats):.0f} "
+                  f"per 1,000 tracks; by endpoint: {dict(fake.calls)}")
         found = feats[feats["found"]]
         from_recco = found["acousticness"].notna()
         assert from_recco.mean() > 0.9 and (found.loc[from_recco, "time_signature"] == 4).all()

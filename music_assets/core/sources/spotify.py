@@ -1,7 +1,7 @@
 """The `spotify` source: chart rows from a chart file, features from the Spotify Web API of 2026.
 
 Track ids come from the chart URLs, so no search call is needed for chart tracks. Per batch of
-up to 100 ids: `/tracks?ids=` (50 a call) for duration, preview and cover art and the artist
+`batch_size` ids (500 by default): `/tracks?ids=` (50 a call) for duration, preview and cover art and the artist
 ids; `/artists?ids=` (50 a call, each artist once per run) for genres; `/audio-features?ids=`
 (100 a call) for the audio features. What the API refuses is detected once and the fallback used
 for the rest of the run, and reported (`report`):
@@ -61,7 +61,7 @@ class SpotifyConfig:
     max_attempts: int = 5
     backoff_s: float = 0.5
     max_retry_wait_s: float = 60.0
-    batch_size: int = 100
+    batch_size: int = 500
     sleep: Callable[[float], None] = time.sleep
 
     def __repr__(self) -> str:  # never show the secret, even in a traceback's locals
