@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
@@ -252,7 +253,7 @@ class SpotifySource:
                 out: dict[str, dict] = {}
                 for start in range(0, len(ids), FEATURES_BATCH):
                     part = ids[start:start + FEATURES_BATCH]
-                    answer = self._spotify("/audio-features?ids=", lambda: self.sp.audio_features(part), log)
+                    answer = self._spotify("/audio-features?ids=", lambda: self._audio_features_call(part), log)
                     for item in answer or []:
                         if isinstance(item, dict) and item.get("id"):
                             out[item["id"]] = {c: item.get(c) for c in FEATURE_COLUMNS}
@@ -266,6 +267,14 @@ class SpotifySource:
         if not self._spotify_ok:
             self.report.audio_features = f"fallback {self.config.features_fallback!r} (Spotify requires Premium)"
         return self._fallback_features(ids, log)
+
+    def _audio_features_call(self, ids: list[str]) -> list | None:
+        with warnings.catch_warnings():  # spotipy flags the endpoint deprecated; we handle its 403
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                return self.sp.audio_features(ids)
+            except TypeError:  # spotipy indexes a non-JSON body (None) before returning: malformed
+                return None
 
     def _fallback_features(self, ids: list[str], log: Log | None) -> dict[str, dict]:
         kind = self.config.features_fallback
