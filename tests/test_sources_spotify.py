@@ -272,6 +272,7 @@ def test_search_asks_at_most_ten(tmp_path: Path, env: None, small) -> None:
 def test_the_secret_appears_nowhere(tmp_path: Path, env: None, small, instance, capfd: pytest.CaptureFixture,
                                     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     charts, catalog, n = small
+    monkeypatch.chdir(tmp_path)  # spotipy's default cache would write ./.cache here
     caplog.set_level(logging.DEBUG)
     wrong = "wr0ng-secret-Value-987"
     secrets = [SECRET, wrong] + [base64.b64encode(f"{CLIENT_ID}:{s}".encode()).decode() for s in (SECRET, wrong)]
@@ -298,6 +299,7 @@ def test_the_secret_appears_nowhere(tmp_path: Path, env: None, small, instance, 
             outputs.append(path.read_bytes().decode("latin-1"))
     captured = capfd.readouterr()
     outputs += [captured.out, captured.err, caplog.text]
+    assert not (tmp_path / ".cache").exists()  # the token lives in memory only
     blob = "\n".join(outputs)
     assert "falling back" in blob and "QUOTA_EXCEEDED" in blob  # the scan does see logs and failures
     for secret in secrets:
