@@ -221,6 +221,11 @@ def test_features_file_missing_column_names_it_and_the_file(tmp_path: Path) -> N
     with pytest.raises(ValueError, match=r"'energy'.*") as info:
         FeaturesFile(FeaturesFileConfig(str(path))).table
     assert str(path) in str(info.value)
+    charts = write_charts(tmp_path / "charts.csv", GOOD_ROWS)
+    result = materialize(tmp_path / "data", [chart_rows, unique_tracks, track_features], raise_on_error=False,
+                         charts_path=str(charts), features_path=str(path))
+    message = failure_message(result)
+    assert "'energy'" in message and str(path) in message
 
 
 @pytest.mark.shared_data

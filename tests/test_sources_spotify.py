@@ -171,6 +171,7 @@ def test_development_mode_falls_back_to_single_calls_and_reccobeats(tmp_path: Pa
         logs = run_log(result, instance)
         assert "falling back to one /tracks/{id} call per track" in logs
         assert "audio features now come from the 'reccobeats' fallback" in logs
+        assert "checkpoint, 200/300 tracks (66.7%)" in logs and "tracks/s, ETA" in logs  # progress
 
 
 def test_premium_required_stops_calling_spotify_and_uses_the_file_fallback(tmp_path: Path, env: None, small) -> None:

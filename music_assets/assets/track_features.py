@@ -11,6 +11,8 @@ from music_assets.core.features_store import (
     Progress, checkpoint_dir, checkpoint_rows, clear_checkpoints, ids_to_fetch, load_store, merge_fetched,
     write_checkpoint,
 )
+from music_assets.core.charts import MissingColumnsError
+from music_assets.core.sources.files_features import FeaturesFileError
 from music_assets.core.sources.spotify_http import QuotaExceeded, RetryLater, SpotifySourceError
 from music_assets.resources import DataStore, SourceResource
 
@@ -44,12 +46,17 @@ def track_features(context: dg.AssetExecutionContext, store: DataStore, source: 
             pending.clear()
             context.log.info(f"track features: checkpoint, {progress.line()}")
 
-    iter_features = getattr(src, "iter_features", None)
-    batches = iter_features(todo, context.log.info) if iter_features else (
-        [(todo, src.fetch_features(todo, context.log.info))] if todo else [])
+    def batches():
+        """Sources that fetch over the network yield batches (checkpointed); local ones answer at once."""
+        iter_features = getattr(src, "iter_features", None)
+        if iter_features:
+            yield from iter_features(todo, context.log.info)
+        elif todo:
+            yield todo, src.fetch_features(todo, context.log.info)
+
     try:
         try:
-            for asked, frame in batches:
+            for asked, frame in batches():
                 pending.append((asked, frame))
                 progress.add(len(asked))
                 if len(pending) >= source.checkpoint_every:
@@ -61,7 +68,7 @@ def track_features(context: dg.AssetExecutionContext, store: DataStore, source: 
         raise dg.RetryRequested(max_retries=LONG_WAIT_RETRIES, seconds_to_wait=exc.seconds) from exc
     except QuotaExceeded as exc:
         raise dg.Failure(description=f"stopped: {exc}") from None
-    except SpotifySourceError as exc:
+    except (SpotifySourceError, MissingColumnsError, FeaturesFileError) as exc:
         raise dg.Failure(description=f"track features: {exc}") from None
 
     merged = load_store(path, parts)
