@@ -279,3 +279,17 @@ def test_definitions_load_with_the_spotify_source_and_no_credentials(monkeypatch
     monkeypatch.setenv("MUSIC_ADVISER_SOURCE", "spotify")
     monkeypatch.delenv("SPOTIPY_CLIENT_SECRET", raising=False)
     dg.Definitions.validate_loadable(dg.Definitions(assets=ALL_ASSETS, resources=build_resources("data")))
+
+
+@pytest.mark.shared_data
+def test_real_kaggle_sample_and_114k_features_layout(tmp_path: Path, shared_data: Path) -> None:
+    charts = shared_data / "kaggle_charts_sample" / "charts_sample.csv"
+    result = materialize(tmp_path / "data", [chart_rows, unique_tracks], charts_path=str(charts))
+    meta = result.asset_materializations_for_node("chart_rows")[0].metadata
+    assert meta["rows_read"].value == 100 and meta["rows_rejected"].value == 0
+    first = read(tmp_path / "data", "chart_rows").sort_values(["date", "region", "rank"]).iloc[0]
+    assert (first["title"], first["track_id"], first["streams"]) == ("Chantaje (feat. Maluma)", "6mICuAdrwEjh6Y6lroV2Kg", 253019.0)
+    table = FeaturesFile(FeaturesFileConfig(str(shared_data / "tracks_114k_sample" / "dataset_sample.csv"))).table
+    assert table["track_id"].is_unique and len(table) > 9_000
+    assert len({g for gs in table["genres"] for g in gs}) == 114  # README: all 114 genres
+    assert table[list(FEATURE_COLUMNS)].notna().all().all()
