@@ -13,7 +13,6 @@ import math
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 

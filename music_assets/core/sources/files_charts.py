@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
