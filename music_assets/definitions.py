@@ -27,7 +27,7 @@ music_adviser_job = dg.define_asset_job(
 
 
 def build_resources(data_dir: str | None = None) -> dict[str, dg.ConfigurableResource]:
-    return {"store": DataStore(data_dir=data_dir or default_data_dir()), "source": SourceResource()}
+    return {"store": DataStore(data_dir=data_dir or default_data_dir()), "source": SourceResource.from_env()}
 
 
 defs = dg.Definitions(assets=ALL_ASSETS, jobs=[music_adviser_job], resources=build_resources())
