@@ -30,7 +30,7 @@ __all__ = ["ALL_ASSETS", "ALL_CHECKS", "build_resources", "defs", "music_adviser
 
 
 def build_resources(data_dir: str | None = None) -> dict[str, dg.ConfigurableResource]:
-    return {"store": DataStore(data_dir=data_dir or default_data_dir()), "source": SourceResource()}
+    return {"store": DataStore(data_dir=data_dir or default_data_dir()), "source": SourceResource.from_env()}
 
 
 defs = dg.Definitions(

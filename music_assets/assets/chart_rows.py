@@ -1,35 +1,78 @@
 """chart_rows: raw chart rows from the source, validated; rejected rows kept beside them."""
 
+import time
+
 import dagster as dg
 import pyarrow as pa
 
 from music_assets.assets.metadata import markdown_table, parquet_metadata
 from music_assets.core import storage
-from music_assets.core.charts import CHART_ROW_SCHEMA, REJECTED_ROW_SCHEMA, ChartLoadReport, validate_chart_batch
+from music_assets.core.charts import (
+    CHART_ROW_SCHEMA, REJECTED_ROW_SCHEMA, ChartLoadReport, MissingColumnsError, ValidatedBatch,
+    validate_chart_batch,
+)
+from music_assets.core.sources.files_charts import ChartFileError
 from music_assets.resources import DataStore, SourceResource
+
+UNSAMPLED = "wrong number of fields (beyond the sample)"
+REJECTED_KEPT = 100_000  # rejected rows written to chart_rows_rejected.parquet (all are counted)
+
+
+def progress_line(rows: int, elapsed: float, src: object) -> str:
+    """rows read, rate, and for files the share read and an ETA (total rows are not known up front)."""
+    rate = rows / max(elapsed, 1e-9)
+    line = f"{rows:,} read, {rate:,.0f} rows/s"
+    fraction = getattr(src, "fraction_read", None)
+    if fraction:
+        eta = elapsed * (1 - fraction) / fraction
+        line += f", {fraction:.0%} of the file, ETA {eta:,.0f} s"
+    return line
 
 
 @dg.asset(group_name="ingest", kinds={"parquet", "pyarrow"})
 def chart_rows(context: dg.AssetExecutionContext, store: DataStore, source: SourceResource) -> dg.MaterializeResult:
     """Chart rows in the Kaggle spotify-charts layout, typed, with the track id parsed from the URL.
 
-    Streams the source batch by batch, so memory does not grow with the file. Malformed rows are
-    counted, written to chart_rows_rejected.parquet with a reason, and sampled in the metadata.
+    Streams the source batch by batch, so memory does not grow with the file. Malformed rows
+    (bad values, or lines with the wrong number of fields) are counted, written to
+    chart_rows_rejected.parquet with a reason, and sampled in the metadata.
     """
     src = source.open()
     path, rejected_path = store.asset_path("chart_rows"), store.asset_path("chart_rows_rejected")
     report = ChartLoadReport()
     rejected: list[pa.Table] = []
-    with storage.parquet_writer(path, CHART_ROW_SCHEMA) as writer:
-        for batch in src.chart_batches():
-            checked = validate_chart_batch(batch, source=getattr(src, "describe", src.name))
-            report.add(checked)
-            writer.write_table(checked.good)
-            if checked.rejected.num_rows:
-                rejected.append(checked.rejected)
-            context.log.info(f"chart rows: {report.rows_read:,} read, {report.rows_rejected:,} rejected so far")
+    kept_rejects = 0
+    started = last_log = time.monotonic()
+    drain = getattr(src, "parse_rejects", None)
+    try:
+        with storage.parquet_writer(path, CHART_ROW_SCHEMA) as writer:
+            for batch in src.chart_batches():
+                checked = validate_chart_batch(batch, source=getattr(src, "describe", src.name))
+                unparsed, unsampled = drain() if drain else (None, 0)
+                if unparsed is not None and unparsed.num_rows:
+                    checked = ValidatedBatch(checked.good, pa.concat_tables([checked.rejected, unparsed]))
+                report.add(checked)
+                if unsampled:  # lines the parser rejected beyond its per-batch sample: still counted
+                    report.rows_read += unsampled
+                    report.rows_rejected += unsampled
+                    report.reasons[UNSAMPLED] = report.reasons.get(UNSAMPLED, 0) + unsampled
+                writer.write_table(checked.good)
+                if checked.rejected.num_rows and kept_rejects < REJECTED_KEPT:
+                    rejected.append(checked.rejected.slice(0, REJECTED_KEPT - kept_rejects))
+                    kept_rejects += rejected[-1].num_rows
+                now = time.monotonic()
+                if now - last_log >= 5:
+                    last_log = now
+                    context.log.info(f"chart rows: {progress_line(report.rows_read, now - started, src)}, "
+                                     f"{report.rows_rejected:,} rejected so far")
+    except (MissingColumnsError, ChartFileError) as exc:
+        raise dg.Failure(str(exc)) from exc
+    elapsed = time.monotonic() - started
+    context.log.info(f"chart rows: {report.rows_read:,} read in {elapsed:,.1f} s, "
+                     f"{report.rows_kept:,} kept, {report.rows_rejected:,} rejected")
     if report.rows_kept == 0:
-        raise dg.Failure(f"source {src.name!r} produced no valid chart rows ({report.rows_read:,} read)")
+        raise dg.Failure(f"source {src.name!r} produced no valid chart rows ({report.rows_read:,} read): "
+                         f"{getattr(src, 'describe', src.name)} has a header but no usable data?")
     rejected_table = pa.concat_tables(rejected) if rejected else REJECTED_ROW_SCHEMA.empty_table()
     storage.write_parquet(rejected_table, rejected_path)
     if report.rows_rejected:
@@ -43,5 +86,6 @@ def chart_rows(context: dg.AssetExecutionContext, store: DataStore, source: Sour
             rejected_reasons=dg.MetadataValue.json(report.reasons),
             rejected_path=dg.MetadataValue.path(str(rejected_path)),
             rejected_sample=markdown_table(rejected_table.slice(0, 10).to_pandas(), rows=10),
+            rows_per_second=dg.MetadataValue.float(report.rows_read / max(elapsed, 1e-9)),
         )
     )

@@ -7,31 +7,94 @@ import pandas as pd
 
 from music_assets.assets.metadata import parquet_metadata
 from music_assets.core import storage
-from music_assets.core.features_store import merge_fetched, ids_to_fetch
+from music_assets.core.features_store import (
+    Progress, checkpoint_dir, checkpoint_rows, clear_checkpoints, ids_to_fetch, load_store, merge_fetched,
+    write_checkpoint,
+)
+from music_assets.core.charts import MissingColumnsError
+from music_assets.core.sources.files_features import FeaturesFileError
+from music_assets.core.sources.spotify_http import QuotaExceeded, RetryLater, SpotifySourceError
 from music_assets.resources import DataStore, SourceResource
+
+LONG_WAIT_RETRIES = 3  # run-level retries after a long 429 Retry-After
 
 
 @dg.asset(group_name="ingest", kinds={"parquet", "pandas"}, deps=["unique_tracks"])
 def track_features(context: dg.AssetExecutionContext, store: DataStore, source: SourceResource) -> dg.MaterializeResult:
     """Features for every charted track. Ids fetched by an earlier run (found or not) are kept
-    and not asked for again, so a refresh only pays for new tracks."""
+    and not asked for again, so a refresh only pays for new tracks. A long fetch is checkpointed
+    every `checkpoint_every` batches (and on failure), so a killed or failed run, restarted,
+    refetches nothing it already had."""
     src = source.open()
     path = store.asset_path("track_features")
+    parts = checkpoint_dir(path)
     wanted = storage.read_parquet(store.asset_path("unique_tracks"), columns=["track_id"])["track_id"]
-    known = storage.read_parquet(path) if path.exists() else None
+    resumed = checkpoint_rows(parts)
+    known = load_store(path, parts)
     todo = ids_to_fetch(wanted, known, src.name)
-    context.log.info(f"track features: {len(wanted):,} tracks, {len(todo):,} to fetch from {src.name}")
-    fetched = src.fetch_features(todo, context.log.info) if todo else pd.DataFrame()
-    merged = merge_fetched(known, fetched, todo, src.name, datetime.now(timezone.utc))
+    context.log.info(f"track features: {len(wanted):,} tracks, {len(todo):,} to fetch from {src.name}"
+                     + (f" ({resumed:,} recovered from an interrupted run's checkpoints)" if resumed else ""))
+    progress = Progress(len(todo))
+    pending: list[tuple[list[str], pd.DataFrame]] = []
+
+    def flush() -> None:
+        if pending:
+            asked = [i for ids, _ in pending for i in ids]
+            frames = [f for _, f in pending if not f.empty]
+            fetched = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            write_checkpoint(parts, merge_fetched(None, fetched, asked, src.name, datetime.now(timezone.utc)))
+            pending.clear()
+            context.log.info(f"track features: checkpoint, {progress.line()}")
+
+    def batches():
+        """Sources that fetch over the network yield batches (checkpointed); local ones answer at once."""
+        iter_features = getattr(src, "iter_features", None)
+        if iter_features:
+            yield from iter_features(todo, context.log.info)
+        elif todo:
+            yield todo, src.fetch_features(todo, context.log.info)
+
+    try:
+        try:
+            for asked, frame in batches():
+                pending.append((asked, frame))
+                progress.add(len(asked))
+                if len(pending) >= source.checkpoint_every:
+                    flush()
+        finally:
+            flush()  # what completed before a failure is kept, so a restart does not refetch it
+    except RetryLater as exc:
+        context.log.warning(f"track features: {exc}; progress checkpointed, asking Dagster to retry the run")
+        raise dg.RetryRequested(max_retries=LONG_WAIT_RETRIES, seconds_to_wait=exc.seconds) from exc
+    except QuotaExceeded as exc:
+        raise dg.Failure(description=f"stopped: {exc}") from None
+    except (SpotifySourceError, MissingColumnsError, FeaturesFileError) as exc:
+        raise dg.Failure(description=f"track features: {exc}") from None
+
+    merged = load_store(path, parts)
+    if merged is None:
+        merged = merge_fetched(None, pd.DataFrame(), [], src.name, datetime.now(timezone.utc))
     storage.write_parquet(merged, path)
+    clear_checkpoints(parts)
     found = int(merged["found"].sum())
+    extra = {}
+    report = getattr(src, "metadata", None)
+    if report:
+        paths = report()
+        context.log.info(f"track features: paths used: {paths}")
+        extra = {"source_paths": dg.MetadataValue.json(paths),
+                 "api_calls": dg.MetadataValue.int(paths["api_calls_total"])}
+        if paths["api_calls_per_1000_tracks"] is not None:
+            extra["api_calls_per_1000_tracks"] = dg.MetadataValue.float(paths["api_calls_per_1000_tracks"])
     return dg.MaterializeResult(
         metadata=parquet_metadata(
             path,
             source=src.name,
             fetched_this_run=len(todo),
+            recovered_from_checkpoint=resumed,
             reused_from_earlier_runs=len(wanted) - len(todo),
             found=found,
             not_found=len(merged) - found,
+            **extra,
         )
     )

@@ -7,10 +7,17 @@ imputed downstream rather than refetched on every run).
 
 from __future__ import annotations
 
+import shutil
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
+
+from music_assets.core import storage
 
 from music_assets.core.schema import FEATURE_COLUMNS, TRACK_FEATURE_COLUMNS
 
@@ -58,3 +65,58 @@ def merge_fetched(known: pd.DataFrame | None, fetched: pd.DataFrame, asked: list
     merged = pd.concat(parts, ignore_index=True) if parts else _empty_store()
     merged = merged.drop_duplicates("track_id", keep="last").sort_values("track_id", kind="stable")
     return merged.loc[:, list(STORE_COLUMNS)].reset_index(drop=True)
+
+
+# -- checkpoints: a long fetch writes what it has every N batches, so a killed run resumes --------
+
+def checkpoint_dir(store_path: Path) -> Path:
+    """`track_features.checkpoint/` beside `track_features.parquet`: one small part per checkpoint."""
+    return store_path.with_name(store_path.stem + ".checkpoint")
+
+
+def load_store(store_path: Path, parts_dir: Path) -> pd.DataFrame | None:
+    """The store as last published plus every checkpoint part written since (newest wins)."""
+    frames = [pq.read_table(store_path).to_pandas()] if store_path.exists() else []
+    parts = sorted(parts_dir.glob("part-*.parquet")) if parts_dir.is_dir() else []
+    frames += [pq.read_table(p).to_pandas() for p in parts]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return None
+    merged = pd.concat(frames, ignore_index=True).drop_duplicates("track_id", keep="last")
+    return merged.sort_values("track_id", kind="stable").loc[:, list(STORE_COLUMNS)].reset_index(drop=True)
+
+
+def checkpoint_rows(parts_dir: Path) -> int:
+    parts = sorted(parts_dir.glob("part-*.parquet")) if parts_dir.is_dir() else []
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+
+
+def write_checkpoint(parts_dir: Path, rows: pd.DataFrame) -> Path:
+    """Write one part atomically; names sort in write order."""
+    path = parts_dir / f"part-{time.time_ns():020d}.parquet"
+    return storage.write_parquet(rows, path)
+
+
+def clear_checkpoints(parts_dir: Path) -> None:
+    if parts_dir.is_dir():
+        shutil.rmtree(parts_dir)
+
+
+@dataclass
+class Progress:
+    """done / total, rate and ETA of a long fetch, for the run log."""
+
+    total: int
+    done: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, n: int) -> None:
+        self.done += n
+
+    def line(self) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+        eta_text = f"{eta:,.0f} s" if eta != float("inf") else "unknown"
+        pct = 100 * self.done / self.total if self.total else 100.0
+        return f"{self.done:,}/{self.total:,} tracks ({pct:.1f}%), {rate:,.1f} tracks/s, ETA {eta_text}"
