@@ -293,3 +293,37 @@ class SpotifySource:
         query = f"track:{title}" + (f" artist:{artist}" if artist else "")
         answer = self._spotify("/search", lambda: self.sp.search(q=query, type="track", limit=SEARCH_LIMIT), log)
         return [t for t in ((answer or {}).get("tracks") or {}).get("items") or [] if isinstance(t, dict)]
+
+
+LIVE_LOOKUP_URL_ENV = {  # optional overrides (a proxy, or the local fake Spotify in tests)
+    "api_url": "MUSIC_ADVISER_SPOTIFY_API_URL",
+    "token_url": "MUSIC_ADVISER_SPOTIFY_TOKEN_URL",
+    "reccobeats_url": "MUSIC_ADVISER_RECCOBEATS_URL",
+}
+
+
+def live_lookup():
+    """The web app's lookup for songs missing from the catalog: Spotify title search + features
+    (with the same 403 fallbacks as the pipeline), credentials from the environment only.
+
+    Serving calls this only when MUSIC_ADVISER_SOURCE=spotify and both credentials are set.
+    """
+    import os
+
+    from serving.live_lookup import SourceLiveLookup  # serving owns the adapter; imported lazily
+    from music_assets.core.sources.files import FilesSource
+    from music_assets.core.sources.files_charts import ChartFileConfig
+    from music_assets.core.sources.files_features import FeaturesFileConfig
+
+    urls = {key: os.environ[env] for key, env in LIVE_LOOKUP_URL_ENV.items() if os.environ.get(env)}
+    features_path = os.environ.get("MUSIC_ADVISER_FEATURES")
+    files = FilesSource(
+        ChartFileConfig(path=os.environ.get("MUSIC_ADVISER_CHARTS", "")),  # charts are never read here
+        FeaturesFileConfig(path=features_path, artists_path=os.environ.get("MUSIC_ADVISER_ARTISTS")) if features_path else None,
+    )
+    config = SpotifyConfig(
+        client_id=os.environ["SPOTIPY_CLIENT_ID"], client_secret=os.environ["SPOTIPY_CLIENT_SECRET"],
+        features_fallback="file" if features_path else "reccobeats", max_attempts=2, timeout_s=5.0,
+        max_retry_wait_s=2.0, **urls,
+    )
+    return SourceLiveLookup(SpotifySource(files, config))
