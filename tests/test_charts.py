@@ -69,7 +69,7 @@ def test_the_kaggle_first_row_parses_with_types() -> None:
 
 @pytest.mark.parametrize(
     "column,value,reason",
-    [("rank", "N/A", "rank"), ("rank", "0", "rank"), ("date", "2017-13-45", "date"), ("date", "2017-02-30", "date does not exist"),
+    [("rank", "N/A", "rank"), ("rank", "0", "rank"), ("date", "2017-13-45", "date"), ("date", "2017-02-30", "date is not a real"),
      ("url", "https://open.spotify.com/track/short", "url"), ("chart", "top2000", "chart"),
      ("streams", "lots", "streams"), ("title", "  ", "title")],
 )
