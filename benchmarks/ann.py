@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import demo_models_dir, fmt_ms, interleaved, p50_p99, print_table, sizes_arg
+from benchmarks.common import single_threaded_blas, demo_models_dir, fmt_ms, interleaved, p50_p99, print_table, sizes_arg
 from music_assets.core.bundle import load_bundle
 
 K = 10
@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     rows = []
+    single_threaded_blas()
     for n in args.size:
         rows += run(n, args.queries, [int(e) for e in args.efs.split(",")], args.libs.split(","), args.M,
                     args.ef_construction, args.threads)

@@ -58,6 +58,15 @@ def demo_models_dir(n_tracks: int, seed: int = 42, root: Path | None = None) -> 
     return models
 
 
+def single_threaded_blas():
+    """BLAS thread pools limited to one thread. On a busy 2-core machine a multi-threaded gemv
+    waits for a free core and its latency jumps 100x; one thread measures the code, not the queue.
+    Floor and subjects always run under the same limit."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 def interleaved(subjects: dict[str, Callable[[int], object]], inputs: Sequence[int], rounds: int = 1) -> dict[str, np.ndarray]:
     """Time each subject on each input, alternating subjects query by query so that noise from a
     busy machine hits them alike. Returns seconds per call, per subject."""

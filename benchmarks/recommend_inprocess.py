@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import demo_models_dir, fmt_ms, interleaved, p50_p99, print_table, sizes_arg
+from benchmarks.common import single_threaded_blas, demo_models_dir, fmt_ms, interleaved, p50_p99, print_table, sizes_arg
 from music_assets.core.bundle import load_bundle
 from music_assets.core.recommend import MODES, recommend
 
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
     rows = []
+    single_threaded_blas()
     for n in args.sizes:
         rows += bench_size(n, args.queries, modes, ann=True)
     print_table(rows, f"recommend in process, k={K}: p50/p99 per query vs the numpy floor (same run)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -23,8 +24,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from music_assets.core import ann as ann_lib
 from music_assets.core import storage
 from music_assets.core.cleaning import normalize_text
 from music_assets.core.model import Embedding
@@ -32,6 +35,9 @@ from music_assets.core.model import Embedding
 FORMAT_VERSION = 1
 TRACKS_FILE = "tracks.parquet"
 META_FILE = "model.json"
+log = logging.getLogger(__name__)
+# Columns a recommendation result shows; kept as Arrow arrays so results never go through pandas.
+RESULT_COLUMNS = ("track_id", "title", "artist", "genres", "preview_url")
 BUNDLE_TRACK_COLUMNS = (
     "track_id", "title", "artist", "genres", "preview_url", "cover_url", "has_preview",
     "chart_appearances", "alias_ids", "n_imputed", "cluster",
@@ -110,6 +116,7 @@ class ModelBundle:
     centroids: np.ndarray
     scaled: np.ndarray = field(repr=False)  # n x f, float32, StandardScaler space
     clusters: np.ndarray = field(repr=False)
+    ann: ann_lib.AnnIndex | None = field(default=None, repr=False)  # present above the size threshold
 
     @property
     def features(self) -> list[str]:
@@ -140,6 +147,35 @@ class ModelBundle:
                 index.setdefault(alias, i)
         return index
 
+    # Search structures computed once per bundle (internals of recommend.py; not a public API).
+    @cached_property
+    def _scaled_t(self) -> np.ndarray:
+        """f x n copy of `scaled`: a vector-matrix product over it runs ~4x faster than over n x f."""
+        return np.ascontiguousarray(self.scaled.T)
+
+    @cached_property
+    def _sq_norms(self) -> np.ndarray:
+        return np.einsum("ij,ij->i", self.scaled, self.scaled)
+
+    @cached_property
+    def _max_sq_norm(self) -> float:
+        return float(self._sq_norms.max()) if len(self._sq_norms) else 0.0
+
+    @cached_property
+    def _cluster_rows(self) -> dict[int, np.ndarray]:
+        """cluster -> sorted row indices (one stable argsort instead of a full scan per query)."""
+        order = np.argsort(self.clusters, kind="stable")
+        bounds = np.flatnonzero(np.diff(self.clusters[order])) + 1
+        return {int(self.clusters[g[0]]): g for g in np.split(order, bounds) if len(g)}
+
+    @cached_property
+    def _columns(self) -> dict[str, pa.Array]:
+        """Result columns as Arrow arrays: taking 10 rows costs microseconds, not pandas' milliseconds."""
+        table = self.__dict__.get("_arrow_table")
+        if table is None or table.num_rows != len(self.tracks):
+            table = pa.Table.from_pandas(self.tracks.loc[:, list(RESULT_COLUMNS)], preserve_index=False)
+        return {c: table.column(c).combine_chunks() for c in RESULT_COLUMNS}
+
 
 def load_bundle(models_dir: str | os.PathLike[str], version: str | None = None, verify: bool = True) -> ModelBundle:
     """Load a bundle (the published one by default), refusing anything incomplete or corrupt."""
@@ -162,7 +198,8 @@ def load_bundle(models_dir: str | os.PathLike[str], version: str | None = None, 
     if verify and _sha256(tracks_path) != meta.get("files", {}).get(TRACKS_FILE):
         raise BundleError(f"model {version}: {TRACKS_FILE} does not match its checksum (corrupt or half-written)")
     try:
-        tracks = pq.read_table(tracks_path).to_pandas()
+        table = pq.read_table(tracks_path)
+        tracks = table.to_pandas()
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise BundleError(f"model {version}: cannot read {TRACKS_FILE}: {exc}") from exc
     if len(tracks) != meta.get("n_tracks"):
@@ -171,8 +208,23 @@ def load_bundle(models_dir: str | os.PathLike[str], version: str | None = None, 
     for col in ("genres", "alias_ids"):
         tracks[col] = [list(v) if v is not None else [] for v in tracks[col]]
     scaled = embedding.scale_features(tracks.loc[:, embedding.features].to_numpy(dtype=np.float64)).astype(np.float32)
-    return ModelBundle(
+    bundle = ModelBundle(
         version=version, path=path, meta=meta, tracks=tracks, embedding=embedding,
         centroids=np.asarray(meta["centroids"], dtype=np.float64), scaled=np.ascontiguousarray(scaled),
         clusters=tracks["cluster"].to_numpy(dtype=np.int32),
+        ann=_load_ann(path, scaled.shape, meta.get("files", {}).get(TRACKS_FILE), verify),
     )
+    bundle.__dict__["_arrow_table"] = table.select(list(RESULT_COLUMNS))
+    return bundle
+
+
+def _load_ann(path: Path, shape: tuple[int, int], tracks_sha256: str | None, verify: bool) -> ann_lib.AnnIndex | None:
+    """The bundle's ANN index when it has one; a broken or foreign index is skipped with a warning,
+    because exact search still answers correctly (only slower)."""
+    if not ann_lib.has_index(path):
+        return None
+    try:
+        return ann_lib.load_index(path, n=shape[0], dim=shape[1], tracks_sha256=tracks_sha256, verify=verify)
+    except ann_lib.AnnIndexError as exc:
+        log.warning("model %s: ignoring its ANN index, searching exactly instead: %s", path.name, exc)
+        return None
