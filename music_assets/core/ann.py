@@ -1,16 +1,21 @@
 """Approximate nearest-neighbour index over a bundle's scaled float32 feature matrix.
 
-Exact search scans every track per query: fine at 100k tracks (about a millisecond), too slow at
-a million under load. Above a configurable catalog size the pipeline builds an HNSW graph with
-hnswlib, chosen by measurement (benchmarks/ann.py; README "Performance"): at 1M tracks it had the
-best recall@10 at equal search depth and the fastest build of Voyager, hnswlib and FAISS-HNSW.
+Exact search scans every track per query: about a millisecond at 100k tracks, several at a
+million, too slow under load. Above a configurable catalog size the pipeline builds an HNSW
+graph with Spotify's Voyager, chosen by measurement (benchmarks/ann.py, README "Performance"):
+with duplicates handled (below), Voyager and hnswlib reach the same recall at the same speed,
+FAISS-HNSW lower recall; Voyager installs as a wheel (hnswlib compiles from source here), is
+maintained, and takes the search depth per query, so concurrent queries share no mutable state.
 
-The index lives inside the bundle folder as data, in hnswlib's own binary format (no pickle),
-with a JSON sidecar naming its parameters, its checksum and the tracks file it was built from,
-so a loader can refuse an index that is corrupt or belongs to another bundle.
+Duplicate vectors break HNSW graphs: every track whose features were all imputed has the same
+vector (about 2% of a catalog), and thousands of identical points form a clique the search cannot
+leave, which cut recall@10 to 0.86 at 1M tracks. So the graph holds one representative row per
+distinct vector, and a small table maps each representative to its duplicate rows.
 
-    models/<version>/ann_index.hnsw   the graph and vectors (hnswlib save_index format)
-    models/<version>/ann_index.json   library, parameters, n, dim, checksums (written last)
+Stored inside the bundle folder as data, no pickle:
+    models/<version>/ann_index.voy        the graph and vectors (Voyager's own file format)
+    models/<version>/ann_duplicates.parquet  representative row -> duplicate row
+    models/<version>/ann_index.json       library, parameters, n, dim, checksums (written last)
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-INDEX_FILE = "ann_index.hnsw"
+INDEX_FILE = "ann_index.voy"
+DUPLICATES_FILE = "ann_duplicates.parquet"
 META_FILE = "ann_index.json"
-LIBRARY = "hnswlib"
+LIBRARY = "voyager"
 FORMAT_VERSION = 1
 
 
@@ -35,7 +43,7 @@ class AnnIndexError(RuntimeError):
 
 @dataclass(frozen=True)
 class AnnParams:
-    """Graph parameters. Defaults reached recall@10 >= 0.95 on the 1M-track demo catalog."""
+    """Graph parameters; the defaults reached recall@10 >= 0.95 on the 1M-track demo catalog."""
 
     m: int = 16
     ef_construction: int = 100
@@ -48,10 +56,12 @@ class AnnMeta:
     format_version: int
     library: str
     library_version: str
-    n: int
+    n: int  # rows of the bundle
     dim: int
+    n_indexed: int  # distinct vectors in the graph
     params: AnnParams
     index_sha256: str
+    duplicates_sha256: str
     tracks_sha256: str
 
     def to_dict(self) -> dict:
@@ -78,60 +88,109 @@ def _library_version() -> str:
     return version(LIBRARY)
 
 
-class AnnIndex:
-    """A loaded HNSW index answering k-nearest queries by row number of the bundle's tracks."""
+@dataclass(frozen=True)
+class Duplicates:
+    """Rows that share a vector with an earlier row: `label` (the representative, sorted) -> `row`."""
 
-    def __init__(self, index, meta: AnnMeta):  # index: hnswlib.Index
+    label: np.ndarray  # int64, sorted, repeated once per duplicate
+    row: np.ndarray  # int64, ascending within each label
+
+    @classmethod
+    def empty(cls) -> "Duplicates":
+        return cls(np.array([], np.int64), np.array([], np.int64))
+
+    def expand(self, labels: np.ndarray) -> np.ndarray:
+        """labels in search order, each followed by the rows that duplicate it."""
+        if not len(self.label):
+            return labels
+        lo = np.searchsorted(self.label, labels, side="left")
+        hi = np.searchsorted(self.label, labels, side="right")
+        if not (hi > lo).any():
+            return labels
+        parts = []
+        for lab, a, b in zip(labels, lo, hi):
+            parts.append(np.array([lab], np.int64))
+            if b > a:
+                parts.append(self.row[a:b])
+        return np.concatenate(parts)
+
+
+def unique_rows(x: np.ndarray) -> tuple[np.ndarray, Duplicates]:
+    """(representative rows, ascending; their duplicates). The representative is the first row."""
+    if not len(x):
+        return np.array([], np.int64), Duplicates.empty()
+    _, first, inverse = np.unique(x, axis=0, return_index=True, return_inverse=True)
+    rep_of_row = first[inverse.ravel()].astype(np.int64)
+    dup_rows = np.flatnonzero(rep_of_row != np.arange(len(x)))
+    dup_labels = rep_of_row[dup_rows]
+    order = np.lexsort((dup_rows, dup_labels))
+    return np.sort(first).astype(np.int64), Duplicates(dup_labels[order], dup_rows[order].astype(np.int64))
+
+
+class AnnIndex:
+    """A loaded index answering k-nearest queries with row numbers of the bundle's tracks."""
+
+    def __init__(self, index, duplicates: Duplicates, meta: AnnMeta):  # index: voyager.Index
         self._index = index
+        self.duplicates = duplicates
         self.meta = meta
-        # Set once: hnswlib searches with max(ef, k), so a larger k needs no change here (and
-        # changing ef while other threads search would race).
-        index.set_ef(meta.params.ef_search)
 
     def __len__(self) -> int:
         return self.meta.n
 
     def query(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Row indices (int64) and squared Euclidean distances of about the k nearest rows."""
-        k = max(1, min(int(k), self.meta.n))
-        labels, dist = self._index.knn_query(np.asarray(vector, dtype=np.float32), k=k, num_threads=1)
-        return labels[0].astype(np.int64), dist[0]
+        """Row indices (int64) of about the k nearest rows, nearest first, and the squared
+        distances of their distinct vectors (duplicate rows are listed after their representative,
+        so more than k rows may come back)."""
+        k = max(1, min(int(k), self.meta.n_indexed))
+        ef = max(self.meta.params.ef_search, k)
+        labels, dist = self._index.query(np.asarray(vector, dtype=np.float32), k=k, query_ef=ef)
+        labels = labels.astype(np.int64)
+        return self.duplicates.expand(labels), dist
 
 
-def build_index(scaled: np.ndarray, params: AnnParams = AnnParams(), threads: int = -1) -> "hnswlib.Index":  # noqa: F821
-    """Build the HNSW graph over every row of `scaled` (row number = label)."""
-    import hnswlib
+def build_index(scaled: np.ndarray, params: AnnParams = AnnParams(), threads: int = -1):
+    """(Voyager index over the distinct rows of `scaled`, labelled by row number; duplicates)."""
+    import voyager
 
     x = np.ascontiguousarray(scaled, dtype=np.float32)
     if x.ndim != 2 or not len(x):
         raise AnnIndexError(f"need a non-empty n x d matrix, got shape {x.shape}")
-    index = hnswlib.Index(space="l2", dim=x.shape[1])
-    index.init_index(max_elements=len(x), M=params.m, ef_construction=params.ef_construction, random_seed=params.seed)
-    index.add_items(x, np.arange(len(x)), num_threads=threads)
-    return index
+    reps, duplicates = unique_rows(x)
+    index = voyager.Index(voyager.Space.Euclidean, num_dimensions=x.shape[1], M=params.m,
+                          ef_construction=params.ef_construction, random_seed=params.seed,
+                          max_elements=len(reps))
+    index.add_items(x[reps], ids=reps, num_threads=threads)
+    return index, duplicates
+
+
+def _atomic(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
 def write_index(bundle_dir: str | os.PathLike[str], scaled: np.ndarray, tracks_sha256: str,
                 params: AnnParams = AnnParams(), threads: int = -1) -> AnnMeta:
-    """Build an index for `scaled` and store it in `bundle_dir` atomically, sidecar last."""
+    """Build an index for `scaled` and store it in `bundle_dir`; each file appears atomically and
+    the JSON sidecar comes last, so a reader never pairs a new sidecar with an old index."""
     bundle_dir = Path(bundle_dir)
-    index = build_index(scaled, params, threads)
-    final = bundle_dir / INDEX_FILE
-    tmp = bundle_dir / f".{INDEX_FILE}.tmp-{os.getpid()}"
+    index, duplicates = build_index(scaled, params, threads)
+    index_tmp, dup_tmp, meta_tmp = (_atomic(bundle_dir / f) for f in (INDEX_FILE, DUPLICATES_FILE, META_FILE))
     try:
-        index.save_index(str(tmp))
+        index.save(str(index_tmp))
+        pq.write_table(pa.table({"label": duplicates.label, "row": duplicates.row}), dup_tmp, compression="zstd")
         meta = AnnMeta(
             format_version=FORMAT_VERSION, library=LIBRARY, library_version=_library_version(),
-            n=int(scaled.shape[0]), dim=int(scaled.shape[1]), params=params,
-            index_sha256=_sha256(tmp), tracks_sha256=tracks_sha256,
+            n=int(scaled.shape[0]), dim=int(scaled.shape[1]), n_indexed=int(index.num_elements), params=params,
+            index_sha256=_sha256(index_tmp), duplicates_sha256=_sha256(dup_tmp), tracks_sha256=tracks_sha256,
         )
-        os.replace(tmp, final)
+        meta_tmp.write_text(json.dumps(meta.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(index_tmp, bundle_dir / INDEX_FILE)
+        os.replace(dup_tmp, bundle_dir / DUPLICATES_FILE)
+        os.replace(meta_tmp, bundle_dir / META_FILE)
     finally:
-        if tmp.exists():
-            tmp.unlink()
-    meta_tmp = bundle_dir / f".{META_FILE}.tmp-{os.getpid()}"
-    meta_tmp.write_text(json.dumps(meta.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(meta_tmp, bundle_dir / META_FILE)
+        for tmp in (index_tmp, dup_tmp, meta_tmp):
+            if tmp.exists():
+                tmp.unlink()
     return meta
 
 
@@ -142,7 +201,7 @@ def has_index(bundle_dir: str | os.PathLike[str]) -> bool:
 def load_index(bundle_dir: str | os.PathLike[str], n: int, dim: int, tracks_sha256: str | None,
                verify: bool = True) -> AnnIndex:
     """Load the bundle's index, refusing one that does not match the bundle it sits in."""
-    import hnswlib
+    import voyager
 
     bundle_dir = Path(bundle_dir)
     try:
@@ -157,16 +216,19 @@ def load_index(bundle_dir: str | os.PathLike[str], n: int, dim: int, tracks_sha2
         raise AnnIndexError(f"index covers {meta.n} x {meta.dim}, the bundle has {n} x {dim}")
     if tracks_sha256 is not None and meta.tracks_sha256 != tracks_sha256:
         raise AnnIndexError("index was built from another tracks file than this bundle's")
-    path = bundle_dir / INDEX_FILE
-    if not path.is_file():
-        raise AnnIndexError(f"{INDEX_FILE} is missing from {bundle_dir}")
-    if verify and _sha256(path) != meta.index_sha256:
-        raise AnnIndexError(f"{INDEX_FILE} does not match its checksum (corrupt or half-written)")
-    index = hnswlib.Index(space="l2", dim=dim)
+    path, dup_path = bundle_dir / INDEX_FILE, bundle_dir / DUPLICATES_FILE
+    for p in (path, dup_path):
+        if not p.is_file():
+            raise AnnIndexError(f"{p.name} is missing from {bundle_dir}")
+    if verify and (_sha256(path) != meta.index_sha256 or _sha256(dup_path) != meta.duplicates_sha256):
+        raise AnnIndexError(f"{INDEX_FILE} or {DUPLICATES_FILE} does not match its checksum (corrupt or half-written)")
     try:
-        index.load_index(str(path), max_elements=n)
-    except RuntimeError as exc:
-        raise AnnIndexError(f"cannot read {INDEX_FILE}: {exc}") from exc
-    if index.get_current_count() != n:
-        raise AnnIndexError(f"{INDEX_FILE} holds {index.get_current_count()} vectors, expected {n}")
-    return AnnIndex(index, meta)
+        index = voyager.Index.load(str(path))
+        dups = pq.read_table(dup_path)
+    except Exception as exc:  # both libraries raise several types for damaged files
+        raise AnnIndexError(f"cannot read the ANN index in {bundle_dir}: {exc}") from exc
+    if index.num_elements != meta.n_indexed or index.num_dimensions != dim:
+        raise AnnIndexError(f"{INDEX_FILE} holds {index.num_elements} x {index.num_dimensions}, "
+                            f"expected {meta.n_indexed} x {dim}")
+    duplicates = Duplicates(dups.column("label").to_numpy().astype(np.int64), dups.column("row").to_numpy().astype(np.int64))
+    return AnnIndex(index, duplicates, meta)
