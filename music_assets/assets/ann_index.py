@@ -23,7 +23,7 @@ BUNDLE_ASSET = "recommender_model"
 
 
 class AnnIndexConfig(dg.Config):
-    min_tracks: int = 100_000  # below this, exact search answers in about a millisecond
+    min_tracks: int = 50_000  # below this, exact search answers in under a millisecond
     m: int = ann.AnnParams.m
     ef_construction: int = ann.AnnParams.ef_construction
     ef_search: int = ann.AnnParams.ef_search
