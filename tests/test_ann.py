@@ -136,3 +136,32 @@ def test_index_asset_in_the_graph_reads_the_bundle_path_from_metadata(tmp_path: 
     meta = json.loads((Path(bundle_path) / ann.META_FILE).read_text())
     assert meta["library"] == "voyager"
     assert load_bundle(tmp_path / "models").ann is not None
+
+
+# Bundle loading without per-row Python objects: the array-backed indexes answer like the dicts
+# they replaced, and list cells still read as Python lists.
+
+def test_bundle_indexes_match_plain_dicts(demo_bundle) -> None:
+    from music_assets.core.cleaning import normalize_text
+
+    tracks = demo_bundle.tracks
+    titles: dict[str, list[int]] = {}
+    for i, t in enumerate(tracks["title"]):
+        titles.setdefault(normalize_text(t), []).append(i)
+    assert len(demo_bundle.title_index) == len(titles)
+    for key in list(titles)[:300] + [k for k, v in titles.items() if len(v) > 1]:
+        assert demo_bundle.title_index[key].tolist() == titles[key]
+    assert "no such title" not in demo_bundle.title_index
+    assert demo_bundle.title_index.get("no such title") is None
+    ids = {tid: i for i, tid in enumerate(tracks["track_id"])}
+    for i, aliases in enumerate(tracks["alias_ids"]):
+        for alias in aliases:
+            ids.setdefault(alias, i)
+    assert len(demo_bundle.id_index) == len(ids)
+    assert all(demo_bundle.id_index[k] == v for k, v in ids.items())
+    genres: dict[str, list[int]] = {}
+    for i, gs in enumerate(tracks["genres"]):
+        assert isinstance(gs, list)
+        for g in gs:
+            genres.setdefault(g, []).append(i)
+    assert {g: v.tolist() for g, v in demo_bundle.genre_index.items()} == genres
