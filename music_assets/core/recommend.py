@@ -73,23 +73,34 @@ def _candidates(bundle: ModelBundle, query: int, mode: str) -> np.ndarray | None
     raise RecommendationError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
 
 
-def _reason(q_genres: list[str], other_genres: list[str], diff: np.ndarray, features: list[str]) -> str:
+def _closest_features(diffs: np.ndarray) -> np.ndarray:
+    """Per row of |differences|, the column numbers of the two smallest (stable order)."""
+    return np.argsort(diffs, axis=-1, kind="stable")[..., :2]
+
+
+def _reason(wanted: set[str], other_genres: list[str], closest: np.ndarray, features: list[str]) -> str:
     """explain() from values already at hand (same words, without a pandas lookup per result)."""
     parts = []
-    wanted = set(q_genres)
     shared = [g for g in other_genres if g in wanted]
     if shared:
         parts.append("shares " + ", ".join(shared[:2]))
-    closest = [features[j] for j in np.argsort(diff, kind="stable")[:2]]
-    parts.append("close on " + " and ".join(closest))
+    parts.append("close on " + " and ".join(features[j] for j in closest))
     return "; ".join(parts)
 
 
 def explain(bundle: ModelBundle, query: int, other: int) -> str:
     """A short reason: shared genres and the two features on which the songs are closest."""
     genres = bundle.tracks["genres"]
-    return _reason(list(genres.iat[query]), list(genres.iat[other]),
-                   np.abs(bundle.scaled[other] - bundle.scaled[query]), bundle.features)
+    closest = _closest_features(np.abs(bundle.scaled[other] - bundle.scaled[query]))
+    return _reason(set(genres.iat[query]), list(genres.iat[other]), closest, bundle.features)
+
+
+def _without(rows: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """rows minus the (few) excluded ones; np.isin costs more than the whole scan at 10k rows."""
+    keep = rows != excluded[0]
+    for e in excluded[1:]:
+        keep &= rows != e
+    return rows[keep]
 
 
 def _duplicates_of(bundle: ModelBundle, query: int) -> np.ndarray:
@@ -139,12 +150,12 @@ def _exact(bundle: ModelBundle, query: int, cand: np.ndarray | None, excluded: n
     n_keep = k + len(excluded) + _PAD
     if len(approx) <= n_keep:
         rows = np.arange(len(approx)) if cand is None else cand
-        rows = rows[~np.isin(rows, excluded)]
+        rows = _without(rows, excluded)
         return _ranked(bundle, query, rows, k)
     part = np.argpartition(approx, n_keep - 1)[:n_keep]
     bound = float(approx[part].max())  # every row left out has approx >= bound
     rows = part if cand is None else cand[part]
-    rows = rows[~np.isin(rows, excluded)]
+    rows = _without(rows, excluded)
     top, dist = _ranked(bundle, query, rows, k)
     q2 = float(q @ q)
     slack = _ROUNDING * (bundle._max_sq_norm + q2) + 1e-6
@@ -156,7 +167,7 @@ def _exact(bundle: ModelBundle, query: int, cand: np.ndarray | None, excluded: n
             return top, dist
         keep = approx <= threshold  # ties at the k-th distance (e.g. identical imputed tracks)
     rows = np.flatnonzero(keep) if cand is None else cand[keep]
-    return _ranked(bundle, query, rows[~np.isin(rows, excluded)], k)
+    return _ranked(bundle, query, _without(rows, excluded), k)
 
 
 def _approximate(bundle: ModelBundle, query: int, cand: np.ndarray | None, excluded: np.ndarray,
@@ -175,7 +186,7 @@ def _approximate(bundle: ModelBundle, query: int, cand: np.ndarray | None, exclu
     if cand is not None:
         pos = np.minimum(np.searchsorted(cand, rows), len(cand) - 1)
         rows = rows[cand[pos] == rows]
-    rows = rows[~np.isin(rows, excluded)]
+    rows = _without(rows, excluded)
     if len(rows) < k:
         return None
     return _ranked(bundle, query, rows, k)
@@ -198,8 +209,8 @@ def recommend(bundle: ModelBundle, query: int, mode: str = "normal", k: int = 10
     cols = bundle._columns
     take = pa.array(top)
     picked = {c: cols[c].take(take).to_pylist() for c in RESULT_COLUMNS}
-    q_genres = list(cols["genres"][query].as_py() or [])
-    diffs = np.abs(bundle.scaled[top] - bundle.scaled[query])
+    wanted = set(cols["genres"][query].as_py() or [])
+    closest = _closest_features(np.abs(bundle.scaled[top] - bundle.scaled[query]))
     features = bundle.features
     return [
         Recommendation(
@@ -210,7 +221,7 @@ def recommend(bundle: ModelBundle, query: int, mode: str = "normal", k: int = 10
             genres=list(picked["genres"][j] or []),
             preview_url=str(picked["preview_url"][j]),
             distance=float(dist[j]),
-            reason=_reason(q_genres, list(picked["genres"][j] or []), diffs[j], features),
+            reason=_reason(wanted, list(picked["genres"][j] or []), closest[j], features),
         )
         for j in range(len(top))
     ]
