@@ -58,6 +58,21 @@ def demo_models_dir(n_tracks: int, seed: int = 42, root: Path | None = None) -> 
     return models
 
 
+def ensure_ann(models: Path) -> None:
+    """Give the published bundle in `models` its ANN index (what the ann_index asset does)."""
+    import json
+
+    from music_assets.core import ann
+    from music_assets.core.bundle import load_bundle
+
+    version = (models / "LATEST").read_text().strip()
+    if ann.has_index(models / version):
+        return
+    bundle = load_bundle(models)
+    meta = json.loads((models / version / "model.json").read_text())
+    ann.write_index(models / version, bundle.scaled, meta["files"]["tracks.parquet"])
+
+
 def single_threaded_blas():
     """BLAS thread pools limited to one thread. On a busy 2-core machine a multi-threaded gemv
     waits for a free core and its latency jumps 100x; one thread measures the code, not the queue.
