@@ -165,3 +165,41 @@ def test_bundle_indexes_match_plain_dicts(demo_bundle) -> None:
         for g in gs:
             genres.setdefault(g, []).append(i)
     assert {g: v.tolist() for g, v in demo_bundle.genre_index.items()} == genres
+
+
+# Exact search (shortlist by |x|^2 - 2x.q, then re-rank) returns what a full scan returns.
+
+def _full_scan(bundle, query: int, mode: str, k: int) -> list[tuple[int, float]]:
+    """The seed's algorithm: distances to every allowed row, ties broken by row number."""
+    from music_assets.core.cleaning import normalize_text
+
+    tracks = bundle.tracks
+    if mode == "normal":
+        allowed = np.flatnonzero(bundle.clusters == bundle.clusters[query])
+    elif mode == "genre":
+        wanted = set(tracks["genres"].iat[query])
+        allowed = np.array([i for i, g in enumerate(tracks["genres"]) if wanted & set(g)])
+    else:
+        allowed = np.arange(len(tracks))
+    key = (normalize_text(tracks["title"].iat[query]), normalize_text(tracks["artist"].iat[query]))
+    allowed = np.array([i for i in allowed if i != query and (normalize_text(tracks["title"].iat[i]),
+                                                               normalize_text(tracks["artist"].iat[i])) != key])
+    diff = bundle.scaled[allowed] - bundle.scaled[query]
+    dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    order = np.lexsort((allowed, dist))[:k]
+    return [(int(allowed[j]), float(dist[j])) for j in order]
+
+
+def test_exact_search_equals_a_full_scan(demo_bundle) -> None:
+    assert demo_bundle.ann is None
+    genres = demo_bundle.tracks["genres"]
+    rng = np.random.default_rng(5)
+    queries = [int(q) for q in rng.choice(len(demo_bundle.tracks), 25, replace=False)]
+    identical = int(np.flatnonzero(demo_bundle.tracks["n_imputed"].to_numpy() >= 6)[0])  # shares its vector
+    for q in [*queries, identical]:
+        for mode in rec.MODES:
+            if mode == "genre" and not len(genres.iat[q]):
+                continue
+            for k in (1, 10, 100):
+                got = [(r.index, r.distance) for r in rec.recommend(demo_bundle, q, mode, k)]
+                assert got == _full_scan(demo_bundle, q, mode, k), (q, mode, k)
