@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from music_assets.assets.ann_index import ann_index
 from music_assets.assets.chart_rows import chart_rows
 from music_assets.assets.cluster_k import cluster_k
 from music_assets.assets.model_quality import model_quality
@@ -22,7 +23,7 @@ from music_assets.resources import DataStore, SourceResource, default_data_dir
 
 ALL_ASSETS = [
     chart_rows, unique_tracks, track_features, tracks,
-    track_embedding, cluster_k, track_clusters, recommender_model,
+    track_embedding, cluster_k, track_clusters, recommender_model, ann_index,
     model_quality, model_pictures, catalog_pictures, published_model,
 ]
 

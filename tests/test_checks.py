@@ -14,7 +14,7 @@ import pytest
 
 from music_assets import checks
 from music_assets.core import storage, validation
-from music_assets.core.bundle import QUALITY_FILE
+from music_assets.core.bundle import QUALITY_FILE, content_key
 from music_assets.core.schema import FEATURE_RANGES
 from music_assets.definitions import ALL_ASSETS, ALL_CHECKS
 from music_assets.resources import DataStore, SourceResource
@@ -117,21 +117,22 @@ def test_failed_blocking_check_leaves_latest_untouched(data_copy: Path) -> None:
         resources={"store": DataStore(data_dir=str(data_copy)), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
     )
     assert all(e.passed for e in again.get_asset_check_evaluations())
-    assert (models / "LATEST").read_text().strip() == built  # the bundle reused, now served
+    published = (models / "LATEST").read_text().strip()  # this run's build of the same model, now served
+    assert published != serving and content_key(models / published) == content_key(models / built)
 
 
-def test_unchanged_input_reuses_the_built_bundle(data_copy: Path) -> None:
+def test_unchanged_input_builds_a_new_version_sharing_the_data_file(data_copy: Path) -> None:
     models = data_copy / "models"
     serving = (models / "LATEST").read_text().strip()
-    before = sorted(p.name for p in models.iterdir())
     result = dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS], selection=dg.AssetSelection.assets("recommender_model"),
         resources={"store": DataStore(data_dir=str(data_copy)), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
     )
     event = result.get_asset_materialization_events()[0].materialization
-    assert event.metadata["reused_unchanged_bundle"].value is True
-    assert event.metadata["version"].value == serving
-    assert sorted(p.name for p in models.iterdir()) == before  # no identical copy left behind
+    built = event.metadata["version"].value
+    assert built != serving and event.metadata["same_content_as"].value == serving
+    assert (models / built / "tracks.parquet").stat().st_ino == (models / serving / "tracks.parquet").stat().st_ino
+    assert (models / "LATEST").read_text().strip() == serving  # built, not published
     assert event.tags["dagster/data_version"]
 
 

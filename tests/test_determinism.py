@@ -1,5 +1,5 @@
-"""Two runs from scratch give identical track tables; a rerun reuses an unchanged model and
-publishes a new version only when the model changes."""
+"""Two runs from scratch give identical track tables; every rerun publishes a new version, and
+an unchanged model shares its data file with the previous version instead of copying it."""
 
 from __future__ import annotations
 
@@ -20,13 +20,16 @@ def test_rerun_gives_identical_tables_and_a_new_version(tmp_path: Path) -> None:
         assert a.equals(b), name
     v1 = (first / "models" / "LATEST").read_text().strip()
     assert materialize_demo(first, n_tracks=800).success  # rerun in place on unchanged input:
-    assert (first / "models" / "LATEST").read_text().strip() == v1  # the same bundle is reused
-    assert [p.name for p in (first / "models").iterdir() if p.is_dir()] == [v1]  # no identical copy
-    changed = {"ops": {"track_embedding": {"config": {"n_components": 3}}}}
-    assert materialize_demo(first, n_tracks=800, run_config=changed).success  # a different model:
     v2 = (first / "models" / "LATEST").read_text().strip()
     assert v2 != v1 and v2 > v1  # a new version is published
     assert (first / "models" / v1).is_dir()  # the previous version is kept for rollback
+    same_file = (first / "models" / v1 / "tracks.parquet").stat().st_ino == (first / "models" / v2 / "tracks.parquet").stat().st_ino
+    assert same_file  # identical content: one file on disk, two versions
+    changed = {"ops": {"track_embedding": {"config": {"n_components": 3}}}}
+    assert materialize_demo(first, n_tracks=800, run_config=changed).success  # a different model:
+    v3 = (first / "models" / "LATEST").read_text().strip()
+    assert v3 > v2
+    assert (first / "models" / v3 / "tracks.parquet").stat().st_ino != (first / "models" / v2 / "tracks.parquet").stat().st_ino
 
 
 def test_another_seed_gives_another_catalog(tmp_path: Path) -> None:

@@ -105,7 +105,7 @@ def test_no_model_yet_is_a_clear_503_then_the_published_one_is_served(demo_data_
 def test_model_page_shows_plots_quality_and_html_titles_escaped(models: Path, demo_bundle, tmp_path: Path) -> None:
     tracks = demo_bundle.tracks.copy()
     tracks.loc[0, "title"] = SCRIPT
-    tracks.at[0, "genres"] = []
+    tracks["genres"] = [[] if i == 0 else list(g) for i, g in enumerate(tracks["genres"])]  # Arrow-backed lists
     png = plot_png("elbow")
     quality = {"winner": "nearest", "n_queries": 500, "nested": {"skip": 1},
                "modes": {"normal": {"genre_hit_rate": 0.31, "coverage": 0.2},

@@ -16,7 +16,7 @@ from music_assets.resources import DataStore
 
 
 @dg.asset(
-    group_name="model", kinds={"json"}, deps=["model_quality", "model_pictures"],
+    group_name="model", kinds={"json"}, deps=["model_quality", "model_pictures", "ann_index"],
     # The daily schedule refreshes the model; a day and a half without a new one deserves a look.
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=36)),
 )

@@ -6,7 +6,7 @@ passed: a run that fails anywhere leaves the previous model serving.
 """
 
 import json
-import shutil
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +14,7 @@ import dagster as dg
 from music_assets.assets.track_clusters import centroids_path
 from music_assets.assets.track_embedding import params_path
 from music_assets.core import storage
-from music_assets.core.bundle import content_key, write_bundle
+from music_assets.core.bundle import TRACKS_FILE, content_key, write_bundle
 from music_assets.core.model import Embedding
 from music_assets.resources import DataStore
 
@@ -47,6 +47,16 @@ def built_version(store: DataStore) -> str:
     return version
 
 
+def _share_tracks_file(previous: Path, new: Path) -> None:
+    """Replace new/tracks.parquet by a hard link to the identical file of `previous` (same checksum)."""
+    tmp = new / f".{TRACKS_FILE}.link"
+    try:
+        os.link(previous / TRACKS_FILE, tmp)
+        os.replace(tmp, new / TRACKS_FILE)
+    except OSError:  # another filesystem or no hard links: keeping the copy is just as correct
+        tmp.unlink(missing_ok=True)
+
+
 @dg.asset(group_name="model", kinds={"parquet", "json"}, deps=["tracks", "track_embedding", "track_clusters"])
 def recommender_model(context: dg.AssetExecutionContext, config: PublishConfig, store: DataStore) -> dg.MaterializeResult:
     """Write data/models/<version>/ (tracks + parameters as Parquet/JSON); published_model publishes it."""
@@ -67,13 +77,12 @@ def recommender_model(context: dg.AssetExecutionContext, config: PublishConfig, 
     )
     key = content_key(path)
     previous = _previous_build(store)
-    reused = previous is not None and previous != version and key is not None and content_key(store.models_dir / previous) == key
-    if reused:
-        # Unchanged input: keep the bundle already built (and maybe serving) instead of piling up
-        # identical copies; its quality and pictures are refreshed downstream all the same.
-        shutil.rmtree(path)
-        version, path = previous, store.models_dir / previous
-        context.log.info(f"model unchanged since {version}: reusing it")
+    unchanged = previous is not None and previous != version and key is not None and content_key(store.models_dir / previous) == key
+    if unchanged:
+        # Every run gets its own version (what it built and what it published stay traceable to the
+        # run), but identical content shares the bytes of the previous build: a hard link, not a copy.
+        _share_tracks_file(store.models_dir / previous, path)
+        context.log.info(f"built model {version}: same content as {previous} (tracks file shared)")
     else:
         context.log.info(f"built model {version} (not published yet)")
     storage.write_json({"version": version, "path": str(path), "content_key": key}, built_bundle_path(store))
@@ -81,7 +90,7 @@ def recommender_model(context: dg.AssetExecutionContext, config: PublishConfig, 
         data_version=dg.DataVersion(key[:16]) if key else None,
         metadata={
             "version": version,
-            "reused_unchanged_bundle": reused,
+            "same_content_as": previous if unchanged else "",
             "path": dg.MetadataValue.path(str(path)),
             "dagster/row_count": len(bundle_tracks),
             "k": len(centroids),

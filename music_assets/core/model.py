@@ -10,6 +10,12 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+# KMeans runs its OpenMP threads single-threaded: on a 2-core machine shared with other work,
+# OpenMP's busy-waiting threads made the elbow curve 90x slower (55.6 s vs 0.6 s for 3k tracks,
+# 61.9 s vs 5.9 s for 100k, benchmarks/pipeline.py), while one thread loses at most 2x when idle.
+KMEANS_THREADS = 1
 
 
 @dataclass
@@ -67,7 +73,8 @@ def elbow_curve(coords: np.ndarray, k_values: range, seed: int, sample_size: int
     rng = np.random.default_rng(seed)
     x = coords if len(coords) <= sample_size else coords[rng.choice(len(coords), sample_size, replace=False)]
     ks = [k for k in k_values if k < len(x)]
-    inertia = [float(KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x).inertia_) for k in ks]
+    with threadpool_limits(limits=KMEANS_THREADS, user_api="openmp"):
+        inertia = [float(KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x).inertia_) for k in ks]
     return pd.DataFrame({"k": ks, "inertia": inertia})
 
 
@@ -100,7 +107,8 @@ class Clustering:
 
 
 def fit_clusters(coords: np.ndarray, k: int, seed: int) -> Clustering:
-    km = KMeans(n_clusters=k, n_init=5, random_state=seed).fit(coords)
+    with threadpool_limits(limits=KMEANS_THREADS, user_api="openmp"):
+        km = KMeans(n_clusters=k, n_init=5, random_state=seed).fit(coords)
     # Relabel clusters by size (largest = 0) so labels are stable and readable across reruns.
     sizes = np.bincount(km.labels_, minlength=k)
     order = np.argsort(-sizes, kind="stable")

@@ -1,0 +1,138 @@
+"""Helpers shared by the benchmarks: demo bundles of any size, interleaved timing, tables, RSS."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from music_assets.core import storage
+from music_assets.core.bundle import write_bundle
+from music_assets.core.cleaning import clean_tracks
+from music_assets.core.model import fit_clusters, fit_embedding
+from music_assets.core.schema import DEFAULT_MODEL_FEATURES
+from music_assets.core.sources.demo import DemoCatalog, DemoConfig
+
+CACHE_ENV = "MUSIC_ADVISER_BENCH_CACHE"
+BENCH_K = 8  # clusters for benchmark bundles; the elbow asset is measured in benchmarks.pipeline
+
+
+def cache_dir() -> Path:
+    """Where generated benchmark bundles are kept between runs (outside the repo by default)."""
+    path = Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "music-adviser-bench"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def demo_models_dir(n_tracks: int, seed: int = 42, root: Path | None = None) -> Path:
+    """A `models/` folder with a published bundle built from an n-track demo catalog.
+
+    Skips the chart-row stages (benchmarks.pipeline measures those): tracks come straight from the
+    generator, then the same core functions the assets use clean, embed, cluster and write them.
+    Cached by size and seed, because a 1M-track build takes about a minute.
+    """
+    models = (root or cache_dir()) / f"demo-{n_tracks}-{seed}" / "models"
+    if storage.read_pointer(models):
+        return models
+    catalog = DemoCatalog(DemoConfig(n_tracks=n_tracks, seed=seed))
+    truth = catalog.tracks
+    appearances = np.maximum(1, np.round(truth["popularity"].to_numpy() * 3)).astype(np.int64)
+    unique = pd.DataFrame({"track_id": truth["track_id"], "title": truth["title"],
+                           "artist": truth["artist"], "chart_appearances": appearances})
+    features = catalog.fetch_features(truth["track_id"].tolist())
+    clean, _ = clean_tracks(unique, features)
+    features_used = list(DEFAULT_MODEL_FEATURES)
+    embedding, coords = fit_embedding(clean, features_used, 2)
+    k = min(BENCH_K, len(clean) - 1)
+    clusters = fit_clusters(coords, k, seed)
+    for j in range(coords.shape[1]):
+        clean[f"pc_{j + 1}"] = coords[:, j]
+    clean["cluster"] = clusters.labels
+    version, _ = write_bundle(models, clean, embedding, clusters.centroids, settings={"default_mode": "normal"})
+    storage.publish_pointer(models, version)
+    return models
+
+
+def ensure_ann(models: Path) -> None:
+    """Give the published bundle in `models` its ANN index (what the ann_index asset does)."""
+    import json
+
+    from music_assets.core import ann
+    from music_assets.core.bundle import load_bundle
+
+    version = (models / "LATEST").read_text().strip()
+    if ann.has_index(models / version):
+        return
+    bundle = load_bundle(models)
+    meta = json.loads((models / version / "model.json").read_text())
+    ann.write_index(models / version, bundle.scaled, meta["files"]["tracks.parquet"])
+
+
+def single_threaded_blas():
+    """BLAS thread pools limited to one thread. On a busy 2-core machine a multi-threaded gemv
+    waits for a free core and its latency jumps 100x; one thread measures the code, not the queue.
+    Floor and subjects always run under the same limit."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def interleaved(subjects: dict[str, Callable[[int], object]], inputs: Sequence[int], rounds: int = 1) -> dict[str, np.ndarray]:
+    """Time each subject on each input, alternating subjects query by query so that noise from a
+    busy machine hits them alike. Returns seconds per call, per subject."""
+    times: dict[str, list[float]] = {name: [] for name in subjects}
+    clock = time.perf_counter
+    for _ in range(rounds):
+        for x in inputs:
+            for name, fn in subjects.items():
+                t0 = clock()
+                fn(x)
+                times[name].append(clock() - t0)
+    return {name: np.asarray(v) for name, v in times.items()}
+
+
+def p50_p99(seconds: np.ndarray) -> tuple[float, float]:
+    return float(np.percentile(seconds, 50)), float(np.percentile(seconds, 99))
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f}"
+
+
+def print_table(rows: list[dict[str, object]], title: str | None = None) -> None:
+    """A Markdown table, ready for the README."""
+    if title:
+        print(f"\n### {title}\n")
+    if not rows:
+        print("(no rows)")
+        return
+    cols = list(rows[0])
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "|".join("---" for _ in cols) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(row[c]) for c in cols) + " |")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def sizes_arg(text: str) -> list[int]:
+    """'10k,100k,1M' -> [10000, 100000, 1000000]."""
+    out = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        mult = 1_000_000 if part.endswith("m") else 1_000 if part.endswith("k") else 1
+        out.append(int(float(part.rstrip("mk")) * mult))
+    return out

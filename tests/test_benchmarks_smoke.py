@@ -1,0 +1,43 @@
+"""Every benchmark run end to end at tiny sizes, so the scripts never rot. These check that they
+run and print their tables; the figures themselves are only meaningful at full size."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from benchmarks import ann, pipeline, recommend_inprocess
+from benchmarks.common import CACHE_ENV, sizes_arg
+
+
+@pytest.fixture(autouse=True)
+def bench_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_sizes_arg() -> None:
+    assert sizes_arg("10k,100k,1M,500") == [10_000, 100_000, 1_000_000, 500]
+
+
+def test_recommend_inprocess_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    assert recommend_inprocess.main(["--sizes", "600", "--queries", "5"]) == 0
+    out = capsys.readouterr().out
+    for subject in ("floor", "normal", "genre", "nearest"):
+        assert f"| {subject} |" in out
+
+
+def test_ann_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    libs = [name for name, module in (("voyager", "voyager"), ("hnswlib", "hnswlib"), ("faiss", "faiss"))
+            if importlib.util.find_spec(module)]  # hnswlib and faiss come with the `bench` extra
+    assert ann.main(["--size", "600", "--queries", "5", "--efs", "16", "--libs", ",".join(libs)]) == 0
+    out = capsys.readouterr().out
+    assert "recall@10" in out and "| voyager |" in out
+
+
+def test_pipeline_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    assert pipeline.main(["--tracks", "400", "--load-size", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "| ann_index |" in out and "| recommender_model |" in out and "load_bundle s" in out
