@@ -41,3 +41,12 @@ def test_pipeline_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert pipeline.main(["--tracks", "400", "--load-size", "500"]) == 0
     out = capsys.readouterr().out
     assert "| ann_index |" in out and "| recommender_model |" in out and "load_bundle s" in out
+
+
+def test_http_load_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import http_load
+
+    http_load.main(["--sizes", "600", "--requests", "40", "--connections", "4", "--server-threads", "2"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| 6")]
+    assert len(rows) == 2 and all(line.split("|")[8].strip() == "0" for line in rows)  # no errors
