@@ -15,17 +15,9 @@ from typing import Any
 from music_assets.core import storage
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fingerprint(inputs: list[Path], config: dict[str, Any], code_version: str) -> str:
     """A hash of the input files' bytes, the step's config and its code version."""
-    parts = {"inputs": {p.name: file_digest(p) for p in inputs}, "config": config, "code_version": code_version}
+    parts = {"inputs": {p.name: storage.file_sha256(p) for p in inputs}, "config": config, "code_version": code_version}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 

@@ -21,7 +21,6 @@ Stored inside the bundle folder as data, no pickle:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -30,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from music_assets.core import storage
 
 INDEX_FILE = "ann_index.voy"
 DUPLICATES_FILE = "ann_duplicates.parquet"
@@ -73,14 +74,6 @@ class AnnMeta:
         fields = {k: d[k] for k in cls.__dataclass_fields__}
         fields["params"] = AnnParams(**fields["params"])
         return cls(**fields)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _library_version() -> str:
@@ -182,7 +175,7 @@ def write_index(bundle_dir: str | os.PathLike[str], scaled: np.ndarray, tracks_s
         meta = AnnMeta(
             format_version=FORMAT_VERSION, library=LIBRARY, library_version=_library_version(),
             n=int(scaled.shape[0]), dim=int(scaled.shape[1]), n_indexed=int(index.num_elements), params=params,
-            index_sha256=_sha256(index_tmp), duplicates_sha256=_sha256(dup_tmp), tracks_sha256=tracks_sha256,
+            index_sha256=storage.file_sha256(index_tmp), duplicates_sha256=storage.file_sha256(dup_tmp), tracks_sha256=tracks_sha256,
         )
         meta_tmp.write_text(json.dumps(meta.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
         os.replace(index_tmp, bundle_dir / INDEX_FILE)
@@ -221,7 +214,7 @@ def load_index(bundle_dir: str | os.PathLike[str], n: int, dim: int, tracks_sha2
     for p in (path, dup_path):
         if not p.is_file():
             raise AnnIndexError(f"{p.name} is missing from {bundle_dir}")
-    if verify and (_sha256(path) != meta.index_sha256 or _sha256(dup_path) != meta.duplicates_sha256):
+    if verify and (storage.file_sha256(path) != meta.index_sha256 or storage.file_sha256(dup_path) != meta.duplicates_sha256):
         raise AnnIndexError(f"{INDEX_FILE} or {DUPLICATES_FILE} does not match its checksum (corrupt or half-written)")
     try:
         index = voyager.Index.load(str(path))

@@ -57,14 +57,6 @@ class BundleError(RuntimeError):
     """A model bundle that cannot be used (missing, corrupt, half-written or inconsistent)."""
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def new_version(content_hash: str, now: datetime | None = None) -> str:
     """Sortable, unique version id: UTC time of the build plus a short hash of its content."""
     now = now or datetime.now(timezone.utc)
@@ -92,7 +84,7 @@ def write_bundle(
                       *[c for c in tracks.columns if c.startswith("pc_")]]
         table = tracks.loc[:, table_cols].assign(**{TITLE_KEY: [normalize_text(t) for t in tracks["title"]]})
         storage.write_parquet(table, staging / TRACKS_FILE)
-        tracks_hash = _sha256(staging / TRACKS_FILE)
+        tracks_hash = storage.file_sha256(staging / TRACKS_FILE)
         version = new_version(tracks_hash, now)
         meta = {
             "format_version": FORMAT_VERSION,
@@ -298,7 +290,7 @@ def load_bundle(models_dir: str | os.PathLike[str], version: str | None = None, 
     tracks_path = path / TRACKS_FILE
     if not tracks_path.exists():
         raise BundleError(f"model {version}: {TRACKS_FILE} is missing")
-    if verify and _sha256(tracks_path) != meta.get("files", {}).get(TRACKS_FILE):
+    if verify and storage.file_sha256(tracks_path) != meta.get("files", {}).get(TRACKS_FILE):
         raise BundleError(f"model {version}: {TRACKS_FILE} does not match its checksum (corrupt or half-written)")
     try:
         table = _fill_empty_lists(pq.read_table(tracks_path))

@@ -6,6 +6,7 @@ so a reader sees either the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -78,6 +79,12 @@ def read_parquet(path: str | os.PathLike[str], columns: list[str] | None = None)
             f"{path} does not exist: materialize the upstream asset first"
         )
     return pq.read_table(path, columns=columns).to_pandas()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks (checksums of bundle and index files)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def publish_pointer(models_dir: str | os.PathLike[str], version: str) -> Path:
