@@ -17,7 +17,7 @@ import gzip
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,6 +52,20 @@ class LayoutColumnsError(MissingColumnsError):
             f"the {layout!r} layout needs: {', '.join(expected)}",
         )
         self.missing, self.source = missing, source
+
+
+def resolve_layout(names: list[str], requested: str, layouts: dict[str, dict[str, str]],
+                   detect: Callable[[list[str]], str], source: str, kind: str) -> tuple[str, dict[str, str]]:
+    """The layout named (or detected from the header) and its column map, once every column it
+    needs is present; otherwise an error naming the missing columns, the file and the layout."""
+    layout = detect(names) if requested == "auto" else requested
+    if layout not in layouts:
+        raise ValueError(f"unknown {kind} layout {layout!r}; use auto or one of {', '.join(layouts)}")
+    mapping = layouts[layout]
+    missing = [src for src in mapping.values() if src not in names]
+    if missing:
+        raise LayoutColumnsError(missing, source, layout, list(mapping.values()))
+    return layout, mapping
 
 
 def is_gzip(path: Path) -> bool:
@@ -150,14 +164,7 @@ class ChartFile:
         return f"chart file {self.path}"
 
     def _layout(self, names: list[str]) -> tuple[str, dict[str, str]]:
-        layout = detect_layout(names) if self.config.layout == "auto" else self.config.layout
-        if layout not in CHART_LAYOUTS:
-            raise ValueError(f"unknown chart layout {layout!r}; use one of auto, {', '.join(CHART_LAYOUTS)}")
-        mapping = CHART_LAYOUTS[layout]
-        missing = [src for src in mapping.values() if src not in names]
-        if missing:
-            raise LayoutColumnsError(missing, self.describe, layout, list(mapping.values()))
-        return layout, mapping
+        return resolve_layout(names, self.config.layout, CHART_LAYOUTS, detect_layout, self.describe, "chart")
 
     def batches(self) -> Iterator[pa.Table]:
         names = read_header(self.path)

@@ -27,7 +27,7 @@ import pandas as pd
 
 from music_assets.core.schema import FEATURE_COLUMNS, TRACK_FEATURE_COLUMNS
 from music_assets.core.sources.base import Log
-from music_assets.core.sources.files_charts import LayoutColumnsError
+from music_assets.core.sources.files_charts import LayoutColumnsError, resolve_layout
 
 _SAME = {c: c for c in FEATURE_COLUMNS}
 # our column <- file column
@@ -126,13 +126,8 @@ class FeaturesFile:
     def table(self) -> pd.DataFrame:
         raw = read_table_file(self.path, "features file")
         names = [str(c) for c in raw.columns]
-        layout = detect_feature_layout(names) if self.config.layout == "auto" else self.config.layout
-        if layout not in FEATURE_LAYOUTS:
-            raise ValueError(f"unknown features layout {layout!r}; use auto or one of {', '.join(FEATURE_LAYOUTS)}")
-        mapping = FEATURE_LAYOUTS[layout]
-        missing = [src for src in mapping.values() if src not in names]
-        if missing:
-            raise LayoutColumnsError(missing, f"features file {self.path}", layout, list(mapping.values()))
+        layout, mapping = resolve_layout(names, self.config.layout, FEATURE_LAYOUTS, detect_feature_layout,
+                                         f"features file {self.path}", "features")
         out = pd.DataFrame({ours: raw[theirs] for ours, theirs in mapping.items()})
         out["key"] = out["key"].map(_key)
         out["mode"] = out["mode"].map(_mode)
