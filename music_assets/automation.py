@@ -18,7 +18,7 @@ from pathlib import Path
 import dagster as dg
 
 from music_assets.core.incoming import parse_cursor, scan
-from music_assets.resources import DataStore
+from music_assets.resources import DataStore, SourceResource
 
 INCOMING_DIR_ENV = "MUSIC_ADVISER_INCOMING_DIR"
 SETTLE_SECONDS = 30.0  # a file untouched this long is taken as completely copied
@@ -37,15 +37,33 @@ daily_refresh = dg.ScheduleDefinition(
 )
 
 
-def incoming_dir(store: DataStore) -> Path:
-    """$MUSIC_ADVISER_INCOMING_DIR, else <data dir>/incoming."""
-    return Path(os.environ.get(INCOMING_DIR_ENV) or store.root / "incoming")
+def incoming_dir(store: DataStore, source: SourceResource | None = None) -> Path:
+    """$MUSIC_ADVISER_INCOMING_DIR; else the chart folder the files/spotify source reads (so a file
+    that lands there is read by the run it starts); else <data dir>/incoming."""
+    if os.environ.get(INCOMING_DIR_ENV):
+        return Path(os.environ[INCOMING_DIR_ENV])
+    if source is not None and source.kind != "demo" and source.charts_path and Path(source.charts_path).is_dir():
+        return Path(source.charts_path)
+    return Path(store.root) / "incoming"
+
+
+def unread_warning(folder: Path, source: SourceResource) -> str | None:
+    """Why the files that start this run will not be read by it, or None when they will be."""
+    if source.kind == "demo":
+        return (f"the source is the demo catalog: files in {folder} start a refresh but are not read; "
+                "set MUSIC_ADVISER_SOURCE=files and MUSIC_ADVISER_CHARTS to this folder to read them")
+    charts = Path(source.charts_path) if source.charts_path else None
+    if charts is None or not charts.is_dir() or charts.resolve() != folder.resolve():
+        return (f"the {source.kind} source reads charts from {source.charts_path}, not from {folder}: "
+                "point MUSIC_ADVISER_CHARTS at this folder to read what lands in it")
+    return None
 
 
 @dg.sensor(job=music_adviser_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
            description="Start a refresh when a new or changed charts/features file has fully landed in the incoming folder.")
-def incoming_files_sensor(context: dg.SensorEvaluationContext, store: DataStore) -> dg.SensorResult | dg.SkipReason:
-    folder = incoming_dir(store)
+def incoming_files_sensor(context: dg.SensorEvaluationContext, store: DataStore,
+                          source: SourceResource) -> dg.SensorResult | dg.SkipReason:
+    folder = incoming_dir(store, source)
     result = scan(folder, parse_cursor(context.cursor), time.time(), SETTLE_SECONDS)
     if not result.ready:
         waiting = f"; still settling: {', '.join(result.waiting)}" if result.waiting else ""
@@ -53,6 +71,9 @@ def incoming_files_sensor(context: dg.SensorEvaluationContext, store: DataStore)
     fingerprints = {name: result.cursor[name] for name in result.ready}
     run_key = hashlib.sha256(json.dumps(fingerprints, sort_keys=True).encode()).hexdigest()[:16]
     context.log.info(f"new or changed in {folder}: {', '.join(result.ready)}")
+    warning = unread_warning(folder, source)
+    if warning:
+        context.log.warning(warning)
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=run_key, tags={
             "music_adviser/trigger": "incoming_files",

@@ -17,7 +17,7 @@ from music_assets.automation import (
 )
 from music_assets.core.incoming import parse_cursor, scan
 from music_assets.definitions import defs
-from music_assets.resources import DataStore
+from music_assets.resources import DataStore, SourceResource
 
 
 def test_definitions_load_with_schedule_sensor_and_checks() -> None:
@@ -45,8 +45,9 @@ def land(folder: Path, name: str, text: str = "title,rank\nA,1\n", age: float = 
     return path
 
 
-def tick(data_dir: Path, cursor: str | None):
-    context = dg.build_sensor_context(cursor=cursor, resources={"store": DataStore(data_dir=str(data_dir))})
+def tick(data_dir: Path, cursor: str | None, source: SourceResource | None = None):
+    context = dg.build_sensor_context(cursor=cursor, resources={
+        "store": DataStore(data_dir=str(data_dir)), "source": source or SourceResource()})
     return incoming_files_sensor(context), context
 
 

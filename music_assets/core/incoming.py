@@ -1,5 +1,6 @@
 """Which files in the incoming folder are new or changed and completely written.
 
+Files in subfolders count too, named by their path relative to the folder.
 A file counts once per content: the cursor maps each file name to a fingerprint (size and
 modification time), so an unchanged file is never processed twice and a replaced one is processed
 again. A file still being copied is skipped until it settles: names that copy tools use while
@@ -55,16 +56,17 @@ def scan(folder: str | os.PathLike[str], cursor: dict[str, str], now: float, set
     new_cursor = dict(cursor)
     if not folder.is_dir():
         return IncomingScan([], [], new_cursor)
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if not entry.is_file() or not is_candidate(entry.name):
+    for path in sorted(folder.rglob("*")):  # subfolders too: exports are often kept per region or year
+        if not path.is_file() or not is_candidate(path.name):
             continue
-        stat = entry.stat()
+        name = path.relative_to(folder).as_posix()
+        stat = path.stat()
         fp = fingerprint(stat)
-        if cursor.get(entry.name) == fp:
+        if cursor.get(name) == fp:
             continue
         if now - stat.st_mtime < settle_seconds or stat.st_size == 0:
-            waiting.append(entry.name)
+            waiting.append(name)
             continue
-        ready.append(entry.name)
-        new_cursor[entry.name] = fp
+        ready.append(name)
+        new_cursor[name] = fp
     return IncomingScan(ready, waiting, new_cursor)

@@ -1,6 +1,7 @@
 """The `files` source: chart rows and audio features from local files, no network.
 
-Charts: see files_charts (Kaggle charts.csv or daily per-country exports, plain or gzip, streamed).
+Charts: see files_charts (Kaggle charts.csv or daily per-country exports, plain or gzip, streamed)
+and chart_inputs (a Parquet chart file, or a folder of chart files).
 Features: see files_features (the common public layouts, mapped by small column maps).
 """
 
@@ -13,7 +14,8 @@ import pyarrow as pa
 
 from music_assets.core.schema import TRACK_FEATURE_COLUMNS
 from music_assets.core.sources.base import Log
-from music_assets.core.sources.files_charts import ChartFile, ChartFileConfig
+from music_assets.core.sources.chart_inputs import open_chart_input
+from music_assets.core.sources.files_charts import ChartFileConfig
 from music_assets.core.sources.files_features import FeaturesFile, FeaturesFileConfig
 
 
@@ -23,7 +25,7 @@ class FilesSource:
     name = "files"
 
     def __init__(self, charts: ChartFileConfig, features: FeaturesFileConfig | None = None):
-        self.charts = ChartFile(charts)
+        self.charts = open_chart_input(charts)
         self.features = FeaturesFile(features) if features else None
 
     @property
@@ -40,7 +42,7 @@ class FilesSource:
     def parse_rejects(self) -> tuple[pa.Table | None, int]:
         """Lines the CSV parser rejected (wrong field count) since the last call, and how many
         more beyond the sample: the caller counts them with the rejected rows, never fatal."""
-        return self.charts.rejects.drain() if self.charts.rejects else (None, 0)
+        return self.charts.drain_rejects()
 
     def fetch_features(self, track_ids: Sequence[str], log: Log | None = None) -> pd.DataFrame:
         if self.features is None:
