@@ -1,0 +1,42 @@
+"""Which old model versions to delete, so a daily refresh doesn't fill the disk (or the bucket).
+
+Every run writes a new bundle version (about 0.4 GB with its index at 1M tracks), so the models
+folder grows without bound unless something prunes it. The rule keeps everything a reader could
+still need:
+- the published version and anything newer (a newer one may be a run still in flight);
+- the `keep_previous` newest versions before it, as rollback targets (re-point LATEST at one);
+- any version younger than `min_age`, so a replica still on the previous model, or halfway through
+  downloading it, is never pulled out from under;
+- anything whose name isn't a version (the LATEST pointer, temporary folders, a user's notes).
+Nothing is pruned while nothing is published.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Iterable
+
+VERSION_TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"  # bundle.new_version's prefix
+
+
+def version_time(name: str) -> datetime | None:
+    """The build time a version name starts with, or None when the name is not a version."""
+    stamp, _, content = name.partition("-")
+    if not content:
+        return None
+    try:
+        return datetime.strptime(stamp, VERSION_TIME_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def versions_to_prune(names: Iterable[str], published: str | None, keep_previous: int,
+                      now: datetime, min_age: timedelta) -> list[str]:
+    """The version names to delete, oldest first (see the module docstring for the rule)."""
+    if keep_previous < 0:
+        raise ValueError(f"keep_previous must be >= 0, not {keep_previous}")
+    if not published or version_time(published) is None:
+        return []
+    older = sorted(n for n in set(names) if version_time(n) is not None and n < published)
+    candidates = older[: max(0, len(older) - keep_previous)]
+    return [n for n in candidates if now - version_time(n) >= min_age]  # type: ignore[operator]
