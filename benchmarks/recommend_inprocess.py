@@ -56,9 +56,10 @@ def bench_size(n_tracks: int, n_queries: int, modes: list[str], ann: bool) -> li
             recommend(exact, queries[0], mode, K)
             subjects[f"{mode}: exact"] = lambda q, m=mode: recommend(exact, q, m, K)
     # The exact search alone (no result objects, no reasons): what the floor compares like for like.
-    subjects["nearest: exact search only"] = lambda q: rec._exact(bundle, q, None, np.array([q]), K)
+    ix = bundle.recommend_index
+    subjects["nearest: exact search only"] = lambda q: rec._exact(ix, q, [ix.all], ix.excluded(q), K)
     if bundle.ann is not None:
-        subjects["nearest: ANN search only"] = lambda q: rec._approximate(bundle, q, None, np.array([q]), K)
+        subjects["nearest: ANN search only"] = lambda q: rec._approximate(bundle, ix, q, [ix.all], ix.excluded(q), K)
     times = interleaved(subjects, queries)
     if exact is not None:  # how many of the exact top 10 the ANN path returns
         for mode in modes:

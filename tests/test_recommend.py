@@ -77,3 +77,24 @@ def test_bad_requests_raise_a_readable_error(demo_bundle) -> None:
         recommend(demo_bundle, 0, "psychic", 10)
     with pytest.raises(RecommendationError, match="k must be"):
         recommend(demo_bundle, 0, "normal", 0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_result_fields_and_reasons_match_the_catalog_row(demo_bundle, mode: str) -> None:
+    """recommend() reads results from per-bundle arrays; they must say what the tracks frame says,
+    and each reason what explain() (pandas lookups, the reference) says."""
+    from music_assets.core.recommend import explain
+
+    t = demo_bundle.tracks
+    rng = np.random.default_rng(11)
+    shared_title = [int(rows[0]) for rows in demo_bundle.title_index.values() if len(rows) > 1][:10]
+    for q in [*map(int, rng.choice(len(t), 30, replace=False)), *shared_title]:
+        if mode == "genre" and not len(t["genres"].iat[q]):
+            continue
+        for r in recommend(demo_bundle, q, mode, 10):
+            i = r.index
+            assert (r.track_id, r.title, r.artist, r.preview_url, r.cover_url) == (
+                t["track_id"].iat[i], t["title"].iat[i], t["artist"].iat[i], t["preview_url"].iat[i], t["cover_url"].iat[i])
+            assert r.genres == list(t["genres"].iat[i])
+            assert r.reason == explain(demo_bundle, q, i)
+            assert r.distance == pytest.approx(float(np.linalg.norm(demo_bundle.scaled[i] - demo_bundle.scaled[q])), abs=1e-5)
