@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from music_assets.core.bundle import ModelBundle
 
 STRING_COLUMNS = ("track_id", "title", "artist", "preview_url", "cover_url")
+ARTIST = STRING_COLUMNS.index("artist")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ def _dense(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     return values.to_numpy(zero_copy_only=False)
+
+
+def _distinct_sorted(rows: np.ndarray) -> np.ndarray:
+    """Sorted rows without repeats (a genre listed twice for one track), in O(n)."""
+    return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) else rows
 
 
 def _one_chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -114,7 +120,7 @@ class RecommendIndex:
         self._cluster_cache: dict[int, Group] = {}
         self._genre_cache: dict[int, Group] = {}
         self._lock = threading.Lock()
-        self._duplicates = self._find_duplicates(bundle)
+        self._title_groups(bundle)
         tracks = bundle.tracks
         self.records = Records([pa.array(tracks[c], pa.string()) if c in tracks else pa.nulls(self.n, pa.string())
                                 for c in STRING_COLUMNS])
@@ -154,29 +160,22 @@ class RecommendIndex:
         self.genre_codes = codes
         self.genre_code_list: list[int] = codes.tolist()  # slicing a list beats a numpy slice + tolist
         by_code = self._groups(codes.astype(np.int64))
-        self._genre_rows = {c: np.unique(parents[pos]) for c, pos in by_code.items()}
+        self._genre_rows = {c: _distinct_sorted(parents[pos]) for c, pos in by_code.items()}
 
-    def _find_duplicates(self, bundle: ModelBundle) -> dict[int, np.ndarray]:
-        """row -> the rows sharing its normalized title and artist (itself included), only for
-        rows that have such twins; normalize_text runs on shared-title rows only (a few %)."""
+    def _title_groups(self, bundle: ModelBundle) -> None:
+        """Rows grouped by normalized title (one dictionary encode and one argsort), so the rows
+        sharing a query's title are one slice away; artists are compared per query, on those
+        few rows only (normalizing every artist at load took seconds at 1M tracks)."""
         tracks = bundle.tracks
         if TITLE_KEY in tracks:
             keys = pa.array(tracks[TITLE_KEY], pa.string())
         else:  # an older bundle without stored title keys
             keys = pa.array([normalize_text(t) for t in tracks["title"]], pa.string())
-        codes = _dense(pc.dictionary_encode(keys).indices).astype(np.int64)
-        shared = np.flatnonzero(np.bincount(codes)[codes] > 1) if len(codes) else np.array([], np.int64)
-        artists = tracks["artist"]
-        groups: dict[tuple[int, str], list[int]] = {}
-        for i in shared.tolist():
-            groups.setdefault((int(codes[i]), normalize_text(str(artists.iat[i]))), []).append(i)
-        out: dict[int, np.ndarray] = {}
-        for rows in groups.values():
-            if len(rows) > 1:
-                arr = np.asarray(sorted(rows), dtype=np.int64)
-                for i in rows:
-                    out[i] = arr
-        return out
+        codes = _dense(pc.dictionary_encode(_one_chunk(keys)).indices).astype(np.int64)
+        self._title_code = codes
+        self._title_order = np.argsort(codes, kind="stable")
+        self._title_start = np.zeros(int(codes.max()) + 2 if len(codes) else 1, dtype=np.int64)
+        np.cumsum(np.bincount(codes, minlength=len(self._title_start) - 1), out=self._title_start[1:])
 
     def _group(self, cache: dict[int, Group], rows: np.ndarray, key: int) -> Group:
         group = cache.get(key)
@@ -207,7 +206,17 @@ class RecommendIndex:
     def genre_group(self, code: int) -> Group:
         return self._group(self._genre_cache, self._genre_rows[int(code)], int(code))
 
+    def track(self, row: int) -> tuple[list[str], list[str]]:
+        """(the STRING_COLUMNS values, the genres) of one row, without pandas."""
+        return self.records.get(np.array([row]))[0], [self.genre_names[c] for c in self.genres_of(row).tolist()]
+
     def excluded(self, query: int) -> np.ndarray:
         """The query and every row with its normalized title and artist, sorted."""
-        twins = self._duplicates.get(query)
-        return twins if twins is not None else np.array([query], dtype=np.int64)
+        code = self._title_code[query]
+        lo, hi = self._title_start[code], self._title_start[code + 1]
+        if hi - lo == 1:
+            return np.array([query], dtype=np.int64)
+        same_title = np.sort(self._title_order[lo:hi])
+        artists = [values[ARTIST] for values in self.records.get(same_title)]
+        key = normalize_text(artists[int(np.searchsorted(same_title, query))])
+        return same_title[[i == query or normalize_text(a) == key for i, a in zip(same_title.tolist(), artists)]]
