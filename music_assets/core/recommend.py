@@ -105,11 +105,14 @@ def _without(rows: np.ndarray, excluded: np.ndarray) -> np.ndarray:
 # re-ranked too, so ties break by row number exactly as in a full scan.
 _PAD = 16
 _ROUNDING = 1e-5
-# ANN: rows fetched per wanted row, scaled up by how few rows the mode allows; beyond
-# _ANN_MAX_FETCH, or for candidate sets of at most _ANN_EXACT_BELOW rows, exact search is cheaper.
+# ANN: rows fetched per wanted row, scaled up by how few rows the mode allows. The index is used
+# only when it is cheaper than scanning the mode's rows exactly: measured at 100k and 1M tracks
+# (benchmarks.recommend_inprocess), one fetched row costs about as much as scanning
+# _ANN_ROW_COST rows (~3 us against ~7.5 ns), so a genre (~5% of the catalog, ~300 rows to
+# fetch) is scanned and the whole catalog is searched through the graph.
 _ANN_OVERFETCH = 2.0
 _ANN_MAX_FETCH = 2_000
-_ANN_EXACT_BELOW = 20_000
+_ANN_ROW_COST = 400
 
 
 def _direct(ix: RecommendIndex, query: int, rows: np.ndarray) -> np.ndarray:
@@ -123,41 +126,34 @@ def _ranked(ix: RecommendIndex, query: int, rows: np.ndarray, k: int) -> tuple[n
     return rows[order], dist[order]
 
 
-def _union(parts: list[np.ndarray]) -> np.ndarray:
-    return parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
-
-
 def _exact(ix: RecommendIndex, query: int, groups: list[Group], excluded: np.ndarray,
            k: int) -> tuple[np.ndarray, np.ndarray]:
     q = ix.scaled[query]
     qa = np.empty(ix.f + 1, dtype=np.float32)
     qa[:-1], qa[-1] = q, 1.0
+    if len(groups) == 1:
+        approx = qa @ groups[0].scan  # |x|^2 - 2 x.q for the group's rows
+        rows_at = groups[0].row_numbers
+    else:  # a row in several groups appears once per group: same value, removed after the shortlist
+        approx = np.concatenate([qa @ g.scan for g in groups])
+        all_rows = np.concatenate([g.rows for g in groups])
+        rows_at = lambda pos: np.unique(all_rows[pos])  # noqa: E731
     n_keep = k + len(excluded) + _PAD
-    approxes, shortlists = [], []
-    bound = np.inf  # every row left out of every shortlist has approx >= bound
-    for g in groups:
-        approx = qa @ g.scan  # |x|^2 - 2 x.q for the group's rows
-        approxes.append(approx)
-        if len(approx) <= n_keep:
-            shortlists.append(g.row_numbers(np.arange(len(approx))))
-            continue
-        part = np.argpartition(approx, n_keep - 1)[:n_keep]
-        bound = min(bound, float(approx[part[-1]]))  # argpartition puts the largest kept value last
-        shortlists.append(g.row_numbers(part))
-    top, dist = _ranked(ix, query, _without(_union(shortlists), excluded), k)
-    if bound == np.inf:  # every allowed row was ranked
-        return top, dist
+    if len(approx) <= n_keep:  # rank every allowed row
+        return _ranked(ix, query, _without(rows_at(np.arange(len(approx))), excluded), k)
+    part = np.argpartition(approx, n_keep - 1)[:n_keep]
+    bound = float(approx[part[-1]])  # the largest value kept (argpartition puts it last); every row left out is >= it
+    top, dist = _ranked(ix, query, _without(rows_at(part), excluded), k)
     q2 = float(q @ q)
     slack = _ROUNDING * (ix.max_sq_norm + q2) + 1e-6
-    if len(top) < k:  # the excluded rows crowded the shortlist out: rank every allowed row
+    if len(top) < k:  # the excluded rows (or repeats) crowded the shortlist out: rank every allowed row
         threshold = np.inf
     else:
         threshold = float(dist[-1]) ** 2 - q2 + slack  # every row that may tie or beat the k-th
         if bound > threshold:
             return top, dist
     # ties at the k-th distance (e.g. identical imputed tracks): rank every row that may reach it
-    rows = _union([g.row_numbers(np.flatnonzero(a <= threshold)) for g, a in zip(groups, approxes)])
-    return _ranked(ix, query, _without(rows, excluded), k)
+    return _ranked(ix, query, _without(rows_at(np.flatnonzero(approx <= threshold)), excluded), k)
 
 
 def _in_groups(rows: np.ndarray, groups: list[Group]) -> np.ndarray:
@@ -177,11 +173,9 @@ def _approximate(bundle: ModelBundle, ix: RecommendIndex, query: int, groups: li
     exact search is the better (or the only correct) way for this query."""
     n = ix.n
     n_allowed = sum(len(g) for g in groups)  # >= the union: an upper bound on the share
-    if groups[0].rows is not None and n_allowed <= _ANN_EXACT_BELOW:
-        return None
     share = min(1.0, n_allowed / n)
     fetch = int(np.ceil((k + len(excluded)) * _ANN_OVERFETCH / share))
-    if fetch > _ANN_MAX_FETCH:
+    if fetch > _ANN_MAX_FETCH or fetch * _ANN_ROW_COST > n_allowed:
         return None
     rows, _ = bundle.ann.query(ix.scaled[query], fetch)
     rows = rows[(rows >= 0) & (rows < n)]
