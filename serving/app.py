@@ -39,8 +39,11 @@ class HtmlSafeJSON(DefaultJSONProvider):
         return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+DATA_DIR_ENV = "MUSIC_ADVISER_DATA_DIR"
+
+
 def default_data_dir() -> Path:
-    return Path(os.environ.get("MUSIC_ADVISER_DATA_DIR", "data"))
+    return Path(os.environ.get(DATA_DIR_ENV, "data"))
 
 
 def create_app(data_dir: str | os.PathLike[str] | None = None, *, check_interval: float = 1.0,

@@ -43,10 +43,25 @@ def test_pipeline_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert "| ann_index |" in out and "| recommender_model |" in out and "load_bundle s" in out
 
 
-def test_http_load_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+def _table(out: str) -> list[dict[str, str]]:
+    """The rows of the last Markdown table printed."""
+    lines = [line for line in out.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    return [dict(zip(header, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
+
+
+@pytest.mark.parametrize("client,server", [("python", "waitress"), ("wrk", "granian")])
+def test_http_load_smoke(client: str, server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
     from benchmarks import http_load
 
-    http_load.main(["--sizes", "600", "--requests", "40", "--connections", "4", "--server-threads", "2"])
-    out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if line.startswith("| 6")]
-    assert len(rows) == 2 and all(line.split("|")[8].strip() == "0" for line in rows)  # no errors
+    if client == "wrk" and not shutil.which("wrk"):
+        pytest.skip("wrk is not installed (apt-get install -y wrk)")
+    http_load.main(["--sizes", "600", "--requests", "40", "--connections", "4", "--server-threads", "2",
+                    "--servers", server, "--search", "exact", "--paced-rate", "20", "--paced-requests", "10",
+                    "--client", client])
+    rows = _table(capsys.readouterr().out)
+    assert [r["run"] for r in rows] == (["saturated, 4 conn", "paced 20 req/s"] if client == "wrk" else ["saturated, 4 conn"])
+    assert all(r["server"] == server and r["search"] == "exact" for r in rows)
+    assert all(r["errors"] == "0" and int(r["requests"]) >= 10 for r in rows)
