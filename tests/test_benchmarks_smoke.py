@@ -23,7 +23,7 @@ def test_sizes_arg() -> None:
 
 
 def test_recommend_inprocess_smoke(capsys: pytest.CaptureFixture[str]) -> None:
-    assert recommend_inprocess.main(["--sizes", "600", "--queries", "5"]) == 0
+    assert recommend_inprocess.main(["--sizes", "600", "--queries", "5", "--rounds", "1", "--ann-from", "500"]) == 0
     out = capsys.readouterr().out
     for subject in ("floor", "normal", "genre", "nearest"):
         assert f"| {subject} |" in out

@@ -212,13 +212,13 @@ def _results(ix: RecommendIndex, query: int, top: np.ndarray, dist: np.ndarray) 
     rows = top.tolist()
     records = ix.records.get(top)  # track_id, title, artist, preview_url, cover_url
     names, codes = ix.genre_names, ix.genre_code_list
-    starts, ends = ix.genre_offsets[top].tolist(), ix.genre_offsets[top + 1].tolist()
+    spans = ix.genre_spans[top].tolist()
     wanted = set(ix.genres_of(query).tolist())
     closest = _closest_features(np.abs(ix.scaled[top] - ix.scaled[query])).tolist()
     close_on = ix.close_on
     out = []
-    for i, d, (track_id, title, artist, preview, cover), s, e, (a, b) in zip(
-            rows, dist.tolist(), records, starts, ends, closest):
+    for i, d, (track_id, title, artist, preview, cover), (s, e), (a, b) in zip(
+            rows, dist.tolist(), records, spans, closest):
         mine = codes[s:e]
         shared = [names[c] for c in mine if c in wanted]
         reason = f"shares {', '.join(shared[:2])}; {close_on[a][b]}" if shared else close_on[a][b]

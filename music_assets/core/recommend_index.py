@@ -86,20 +86,21 @@ class Records:
             columns = [pc.binary_join_element_wise(*columns, pa.scalar(self.sep, pa.large_string()))]
         self._arrays = [pa.concat_arrays([c]) if c.offset else c for c in columns]  # own the buffers; offsets from 0
         n = len(self._arrays[0])
-        self._offsets = np.empty((len(self._arrays), n + 1), dtype=np.int64)
-        self._data = []
-        for j, values in enumerate(self._arrays):
+        # per column, (start, end) of each row's bytes: one fancy index gives both for many rows
+        self._spans, self._data = [], []
+        for values in self._arrays:
             _, offsets, data = values.buffers()
-            self._offsets[j] = np.frombuffer(offsets, dtype=np.int64, count=n + 1)
+            offsets = np.frombuffer(offsets, dtype=np.int64, count=n + 1)
+            self._spans.append(np.stack([offsets[:-1], offsets[1:]], axis=1))
             self._data.append(memoryview(data) if data is not None else memoryview(b""))
 
     def get(self, rows: np.ndarray) -> list[list[str]]:
         """For each row, its values in column order."""
-        starts, ends = self._offsets[:, rows].tolist(), self._offsets[:, rows + 1].tolist()
         if self.sep is not None:
             data, sep = self._data[0], self.sep
-            return [str(data[a:b], "utf-8").split(sep) for a, b in zip(starts[0], ends[0])]
-        per_column = [[str(data[a:b], "utf-8") for a, b in zip(s, e)] for data, s, e in zip(self._data, starts, ends)]
+            return [str(data[a:b], "utf-8").split(sep) for a, b in self._spans[0][rows].tolist()]
+        per_column = [[str(data[a:b], "utf-8") for a, b in spans[rows].tolist()]
+                      for data, spans in zip(self._data, self._spans)]
         return [list(values) for values in zip(*per_column)]
 
 
@@ -156,6 +157,7 @@ class RecommendIndex:
         # Per-row codes in list order: row i's genres are codes[offsets[i]:offsets[i+1]].
         self.genre_offsets = np.zeros(self.n + 1, dtype=np.int64)
         np.cumsum(np.bincount(parents, minlength=self.n), out=self.genre_offsets[1:])
+        self.genre_spans = np.stack([self.genre_offsets[:-1], self.genre_offsets[1:]], axis=1)
         self.genre_codes = codes
         self.genre_code_list: list[int] = codes.tolist()  # slicing a list beats a numpy slice + tolist
         by_code = self._groups(codes.astype(np.int64))
