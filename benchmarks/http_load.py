@@ -26,6 +26,7 @@ import http.client
 import importlib.util
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -117,6 +118,32 @@ class Server:
             self.proc.wait()
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by process `root` and every live descendant, from
+    /proc (Linux): what the server spends per request, whatever else the shared machine runs."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
 def python_load(port: int, paths: list[str], connections: int) -> dict[str, float]:
     """Send every path once over `connections` keep-alive connections from Python threads."""
     latencies = np.zeros(len(paths))
@@ -152,7 +179,7 @@ def python_load(port: int, paths: list[str], connections: int) -> dict[str, floa
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
-    return {"requests": len(paths), "seconds": wall, "p50_ms": float(np.percentile(latencies, 50) * 1e3),
+    return {"requests": len(paths), "seconds": wall, "client_cpu": float("nan"), "p50_ms": float(np.percentile(latencies, 50) * 1e3),
             "p99_ms": float(np.percentile(latencies, 99) * 1e3), "errors": errors[0]}
 
 
@@ -176,11 +203,15 @@ def wrk_load(port: int, paths_file: Path, requests: int, connections: int, rate:
             proc.send_signal(signal.SIGINT)
             break
     out = "".join(lines) + proc.stdout.read()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.wait(timeout=60) not in (0, -signal.SIGINT):
         raise RuntimeError(f"wrk failed: {out}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     stats = json.loads(out.strip().splitlines()[-1])
     return {"requests": stats["requests"], "seconds": stats["seconds"], "p50_ms": stats["p50_us"] / 1e3,
-            "p99_ms": stats["p99_us"] / 1e3, "errors": stats["non_200"] + stats["socket_errors"]}
+            "p99_ms": stats["p99_us"] / 1e3, "errors": stats["non_200"] + stats["socket_errors"],
+            "client_cpu": client_cpu}
 
 
 def request_paths(models: Path, n: int, seed: int = 0, mode: str | None = None) -> list[str]:
@@ -242,14 +273,19 @@ def main(argv: list[str] | None = None) -> None:
                         warm = paths[: min(500, len(paths))]
                         if client == "wrk":
                             wrk_load(proc.port, paths_file, len(warm), args.connections, None)  # warm-up
-                            runs[f"saturated, {args.connections} conn"] = wrk_load(
-                                proc.port, paths_file, len(paths), args.connections, None)
+                            plan = [(f"saturated, {args.connections} conn", len(paths), None)]
                             if args.paced_rate:
-                                runs[f"paced {args.paced_rate:g} req/s"] = wrk_load(
-                                    proc.port, paths_file, args.paced_requests, args.connections, args.paced_rate)
+                                plan.append((f"paced {args.paced_rate:g} req/s", args.paced_requests, args.paced_rate))
+                            for run, count, rate in plan:
+                                cpu0 = tree_cpu_seconds(proc.proc.pid)
+                                runs[run] = wrk_load(proc.port, paths_file, count, args.connections, rate)
+                                runs[run]["server_cpu"] = tree_cpu_seconds(proc.proc.pid) - cpu0
                         else:
                             python_load(proc.port, warm, args.connections)  # warm-up
-                            runs[f"saturated, {args.connections} conn"] = python_load(proc.port, paths, args.connections)
+                            cpu0 = tree_cpu_seconds(proc.proc.pid)
+                            run = f"saturated, {args.connections} conn"
+                            runs[run] = python_load(proc.port, paths, args.connections)
+                            runs[run]["server_cpu"] = tree_cpu_seconds(proc.proc.pid) - cpu0
                     finally:
                         proc.stop()
                     for run, r in runs.items():
@@ -260,6 +296,9 @@ def main(argv: list[str] | None = None) -> None:
                             "req/s": f"{rate:,.0f}", "errors": r["errors"],
                             # Little's law: mean time in the system = connections / throughput
                             "connections / req/s ms": f"{args.connections / rate * 1e3:.1f}" if "saturated" in run else "",
+                            # CPU per request: the service time, whatever else shares the cores
+                            "server CPU ms/req": f"{r['server_cpu'] / r['requests'] * 1e3:.2f}",
+                            "client CPU ms/req": f"{r['client_cpu'] / r['requests'] * 1e3:.2f}",
                             "ready s": f"{ready_s:.1f}",
                         })
                         print(rows[-1], flush=True)
