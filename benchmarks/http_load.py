@@ -46,6 +46,7 @@ from benchmarks.common import demo_models_dir, ensure_ann, print_table, sizes_ar
 ROOT = Path(__file__).resolve().parents[1]
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk" / "recommend.lua"
 SERVERS = ("waitress", "granian", "gunicorn")
+BEFORE = "waitress, before"  # `python -m serving` of another source tree (--before-src), for before/after
 
 
 def free_port() -> int:
@@ -69,7 +70,7 @@ def exact_copy(models: Path, into: Path) -> Path:
 def server_command(server: str, data_dir: Path, port: int, threads: int, workers: int) -> list[str]:
     serving = [sys.executable, "-m", "serving", "--data-dir", str(data_dir), "--port", str(port),
                "--check-interval", "60"]
-    if server == "waitress":
+    if server in ("waitress", BEFORE):
         return [*serving, "--threads", str(threads)]
     if server == "granian":
         return [*serving, "--workers", str(workers), "--threads", str(threads)]
@@ -82,11 +83,13 @@ def server_command(server: str, data_dir: Path, port: int, threads: int, workers
 class Server:
     """A server in a child process on a free port, stopped on exit."""
 
-    def __init__(self, server: str, data_dir: Path, threads: int, workers: int) -> None:
+    def __init__(self, server: str, data_dir: Path, threads: int, workers: int, src: Path = ROOT) -> None:
         self.port = free_port()
         env = {**os.environ, "MUSIC_ADVISER_DATA_DIR": str(data_dir), "MUSIC_ADVISER_CHECK_INTERVAL": "60",
                "OMP_NUM_THREADS": "1"}
-        self.proc = subprocess.Popen(server_command(server, data_dir, self.port, threads, workers), cwd=ROOT,
+        if src != ROOT:
+            env["PYTHONPATH"] = str(src)
+        self.proc = subprocess.Popen(server_command(server, data_dir, self.port, threads, workers), cwd=src,
                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def wait_ready(self, timeout: float = 600.0) -> float:
@@ -242,10 +245,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--paced-requests", type=int, default=3_000)
     parser.add_argument("--mode", default=None, help="recommendation mode of every request (default: the model's)")
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--before-src", type=Path, default=None,
+                        help="also serve with `python -m serving` (waitress) of this source tree, e.g. an "
+                             "export of main, as the 'before' of a before/after comparison")
     parser.add_argument("--search", default="ann,exact", help="serve the bundle with its ANN index (ann), without (exact), or both")
     args = parser.parse_args(argv)
     client = ("wrk" if shutil.which("wrk") else "python") if args.client == "auto" else args.client
     servers = available_servers([s for s in args.servers.split(",") if s])
+    if args.before_src:
+        servers.insert(0, BEFORE)
     print(f"# client: {client}; servers: {', '.join(servers)}; load average {os.getloadavg()[0]:.1f}", flush=True)
 
     rows = []
@@ -265,8 +273,9 @@ def main(argv: list[str] | None = None) -> None:
                 variants["exact"] = exact_copy(models, Path(tmp) / "exact")
             for label, data_dir in variants.items():
                 for server in servers:
-                    threads = args.server_threads if server == "waitress" else 4
-                    proc = Server(server, data_dir, threads, args.workers)
+                    threads = args.server_threads if server in ("waitress", BEFORE) else 4
+                    proc = Server(server, data_dir, threads, args.workers,
+                                  args.before_src.resolve() if server == BEFORE else ROOT)
                     runs = {}
                     try:
                         ready_s = proc.wait_ready()

@@ -56,6 +56,8 @@ def bench_size(n_tracks: int, n_queries: int, modes: list[str], ann: bool, round
     bundle = load_bundle(models)
     load_s = time.perf_counter() - t0
     queries = pick_queries(bundle, n_queries)
+    print(f"# {len(bundle.tracks):,} tracks: load {load_s:.2f} s, {len(queries)} queries x {rounds} rounds per subject, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
     for mode in modes:  # warm lazy indexes so the first query does not carry them
         recommend(bundle, queries[0], mode, K)
     subjects = {"floor": floor_fn(bundle.scaled)}
@@ -87,8 +89,6 @@ def bench_size(n_tracks: int, n_queries: int, modes: list[str], ann: bool, round
             "p50 ms": fmt_ms(p50), "p99 ms": fmt_ms(p99),
             "p50 / floor p50": f"{p50 / f50:.2f}", "p99 / floor p99": f"{p99 / f99:.2f}",
         })
-    print(f"# {n_tracks:,} tracks: load {load_s:.2f} s, {len(queries)} queries x {rounds} rounds per subject, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
     return rows
 
 
