@@ -27,8 +27,8 @@ class RecommendationError(ValueError):
     """A request that cannot be answered; the message is fit to show a listener."""
 
 
-# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which
-# cost ~10 us per query of ten results (of ~100 us at 10k tracks); slots make it ~5x cheaper still.
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__; this one
+# builds ~5x faster (0.3 against 1.3 us), ~10 us of a ~100 us query of ten results at 10k tracks.
 @dataclass(slots=True)
 class Recommendation:
     index: int
