@@ -45,12 +45,12 @@ def median_ms(fn, n: int) -> float:
     return statistics.median(times) * 1000
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--tracks", type=int, default=20_000)
     parser.add_argument("-n", type=int, default=50, help="requests per figure")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     data_dir = args.data_dir
     if data_dir is None:
         data_dir = Path(tempfile.mkdtemp(prefix="serving-bench-"))

@@ -1,6 +1,7 @@
-"""Start the web app with waitress (a production WSGI server; never Flask's debug server).
+"""Start the web app with a production WSGI server (never Flask's debug server).
 
-    python -m serving --data-dir data --port 8000
+    python -m serving --data-dir data --port 8000              # waitress, threads in one process
+    python -m serving --data-dir data --port 8000 --workers 2  # granian, one process per core
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import logging
 from waitress import serve
 
 from serving.app import create_app, default_data_dir
+from serving.workers import serve_workers
+from serving.wsgi import single_threaded_blas
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,13 +21,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default=str(default_data_dir()), help="data folder holding models/LATEST")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 for all)")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=8, help="threads (per worker with --workers)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes; above 1, granian serves (about one per core; a model copy each)")
     parser.add_argument("--check-interval", type=float, default=1.0,
                         help="seconds between checks of models/LATEST for a newly published model")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(args.data_dir, check_interval=args.check_interval)
+    single_threaded_blas()
     print(f"Music Adviser on http://{args.host}:{args.port}/ (model from {args.data_dir}/models/LATEST)", flush=True)
+    if args.workers > 1:
+        serve_workers(args.data_dir, args.host, args.port, args.workers, args.threads, args.check_interval)
+        return
+    app = create_app(args.data_dir, check_interval=args.check_interval)
     serve(app, host=args.host, port=args.port, threads=args.threads, ident="music-adviser")
 
 

@@ -67,6 +67,7 @@ def _warm_up(bundle: ModelBundle) -> None:
     """Build whatever the bundle computes lazily (indexes, caches) now, before the swap, so the
     first requests on a new model are as fast as the rest: one small query per mode."""
     _ = bundle.id_index, bundle.genre_index, bundle.title_index
+    bundle.recommend_index.warm()
     if not len(bundle.tracks):
         return
     for mode in MODES:

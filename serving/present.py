@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import current_app, request, url_for
 
 from music_assets.core.bundle import ModelBundle
 from music_assets.core.recommend import Recommendation
@@ -25,12 +25,29 @@ def mode_help(mode: str) -> str:
     return MODE_HELP.get(mode, "")
 
 
+_ID_SLOT = "0music0adviser0id0"
+
+
+def _preview_route(track_id: str) -> str:
+    """url_for("media.preview", track_id=...), built once per mount point (SCRIPT_NAME) and
+    filled in per track (url_for costs ~20 us, eleven times per recommendation); ids that URL
+    quoting would change (anything but ASCII letters and digits) still go through url_for."""
+    if not (track_id.isascii() and track_id.isalnum()):
+        return url_for("media.preview", track_id=track_id)
+    routes = current_app.extensions.setdefault("preview_routes", {})
+    parts = routes.get(request.script_root)
+    if parts is None:
+        head, _, tail = url_for("media.preview", track_id=_ID_SLOT).rpartition(_ID_SLOT)
+        parts = routes[request.script_root] = (head, tail)
+    return parts[0] + track_id + parts[1]
+
+
 def playable_url(track_id: str, raw: object) -> str | None:
     """The URL an <audio> element can play, or None when the track has no usable preview."""
     if not isinstance(raw, str) or not raw:
         return None
     if raw.startswith(DEMO_PREVIEW_SCHEME):
-        return url_for("media.preview", track_id=track_id)
+        return _preview_route(track_id)
     if raw.startswith("https://"):
         return raw
     return None
@@ -40,17 +57,20 @@ def safe_image(raw: object) -> str | None:
     return raw if isinstance(raw, str) and raw.startswith("https://") else None
 
 
-def track_view(bundle: ModelBundle, row: int) -> dict[str, Any]:
-    t = bundle.tracks
-    track_id = str(t["track_id"].iat[row])
+def _view(track_id: str, title: str, artist: str, genres: list[str], preview: str, cover: str) -> dict[str, Any]:
     return {
         "id": track_id,
-        "title": str(t["title"].iat[row]),
-        "artist": str(t["artist"].iat[row]),
-        "genres": [str(g) for g in t["genres"].iat[row]],
-        "preview_url": playable_url(track_id, t["preview_url"].iat[row]),
-        "cover_url": safe_image(t["cover_url"].iat[row]),
+        "title": title,
+        "artist": artist,
+        "genres": genres,
+        "preview_url": playable_url(track_id, preview),
+        "cover_url": safe_image(cover),
     }
+
+
+def track_view(bundle: ModelBundle, row: int) -> dict[str, Any]:
+    (track_id, title, artist, preview, cover), genres = bundle.recommend_index.track(row)
+    return _view(track_id, title, artist, genres, preview, cover)
 
 
 def live_view(track) -> dict[str, Any]:
@@ -67,7 +87,8 @@ def query_view(bundle: ModelBundle, outcome) -> dict[str, Any]:
 
 
 def recommendation_view(bundle: ModelBundle, rec: Recommendation) -> dict[str, Any]:
-    view = track_view(bundle, rec.index)
+    """A result as the page and the API show it (from the result itself: no catalog lookups)."""
+    view = _view(rec.track_id, rec.title, rec.artist, list(rec.genres), rec.preview_url, rec.cover_url)
     view["distance"] = round(rec.distance, 4)
     view["reason"] = rec.reason
     return view

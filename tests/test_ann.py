@@ -89,7 +89,7 @@ def test_recommend_with_index_stays_in_mode_and_close_to_exact(ann_models: Path,
     assert bundle.ann is not None
     exact = load_bundle(ann_models)
     exact.ann = None
-    monkeypatch.setattr(rec, "_ANN_EXACT_BELOW", 0)  # use the index for cluster and genre modes too
+    monkeypatch.setattr(rec, "_ANN_ROW_COST", 0)  # use the index for cluster and genre modes too
     rng = np.random.default_rng(3)
     overlap, total = 0, 0
     genres = bundle.tracks["genres"]

@@ -23,7 +23,7 @@ def test_sizes_arg() -> None:
 
 
 def test_recommend_inprocess_smoke(capsys: pytest.CaptureFixture[str]) -> None:
-    assert recommend_inprocess.main(["--sizes", "600", "--queries", "5"]) == 0
+    assert recommend_inprocess.main(["--sizes", "600", "--queries", "5", "--rounds", "1", "--ann-from", "500"]) == 0
     out = capsys.readouterr().out
     for subject in ("floor", "normal", "genre", "nearest"):
         assert f"| {subject} |" in out
@@ -43,10 +43,35 @@ def test_pipeline_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert "| ann_index |" in out and "| recommender_model |" in out and "load_bundle s" in out
 
 
-def test_http_load_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+def test_serving_latency_smoke(demo_data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import serving_latency
+
+    serving_latency.main(["--data-dir", str(demo_data_dir), "-n", "2"])
+    out = capsys.readouterr().out
+    assert "GET /api/recommend mode=nearest" in out and "waitress     GET /api/recommend over HTTP" in out
+
+
+def _table(out: str) -> list[dict[str, str]]:
+    """The rows of the last Markdown table printed."""
+    lines = [line for line in out.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    return [dict(zip(header, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
+
+
+@pytest.mark.parametrize("client,server", [("python", "waitress"), ("auto", "granian")])
+def test_http_load_smoke(client: str, server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """waitress with the Python client; granian (`python -m serving --workers 2`) with wrk when it is
+    installed (then a paced run too), else with the Python client."""
+    import shutil
+
     from benchmarks import http_load
 
-    http_load.main(["--sizes", "600", "--requests", "40", "--connections", "4", "--server-threads", "2"])
-    out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if line.startswith("| 6")]
-    assert len(rows) == 2 and all(line.split("|")[8].strip() == "0" for line in rows)  # no errors
+    http_load.main(["--sizes", "600", "--requests", "40", "--connections", "4", "--server-threads", "2",
+                    "--servers", server, "--search", "exact", "--paced-rate", "20", "--paced-requests", "10",
+                    "--client", client])
+    rows = _table(capsys.readouterr().out)
+    with_wrk = client == "auto" and shutil.which("wrk")
+    assert [r["run"] for r in rows] == ["saturated, 4 conn"] + (["paced 20 req/s"] if with_wrk else [])
+    assert all(r["server"] == server and r["search"] == "exact" for r in rows)
+    assert all(r["errors"] == "0" and int(r["requests"]) >= 10 for r in rows)
+    assert all(float(r["server CPU ms/req"]) > 0 for r in rows)

@@ -77,3 +77,42 @@ def test_bad_requests_raise_a_readable_error(demo_bundle) -> None:
         recommend(demo_bundle, 0, "psychic", 10)
     with pytest.raises(RecommendationError, match="k must be"):
         recommend(demo_bundle, 0, "normal", 0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_result_fields_and_reasons_match_the_catalog_row(demo_bundle, mode: str) -> None:
+    """recommend() reads results from per-bundle arrays; they must say what the tracks frame says,
+    and each reason what explain() (pandas lookups, the reference) says."""
+    from music_assets.core.recommend import explain
+
+    t = demo_bundle.tracks
+    rng = np.random.default_rng(11)
+    shared_title = [int(rows[0]) for rows in demo_bundle.title_index.values() if len(rows) > 1][:10]
+    for q in [*map(int, rng.choice(len(t), 30, replace=False)), *shared_title]:
+        if mode == "genre" and not len(t["genres"].iat[q]):
+            continue
+        for r in recommend(demo_bundle, q, mode, 10):
+            i = r.index
+            assert (r.track_id, r.title, r.artist, r.preview_url, r.cover_url) == (
+                t["track_id"].iat[i], t["title"].iat[i], t["artist"].iat[i], t["preview_url"].iat[i], t["cover_url"].iat[i])
+            assert r.genres == list(t["genres"].iat[i])
+            assert r.reason == explain(demo_bundle, q, i)
+            assert r.distance == pytest.approx(float(np.linalg.norm(demo_bundle.scaled[i] - demo_bundle.scaled[q])), abs=1e-5)
+
+
+def test_a_twin_under_another_id_is_never_recommended(demo_bundle) -> None:
+    """Two rows with the same normalized title and artist (spelled differently) exclude each
+    other, even when one is the other's nearest neighbour; a same-titled song by someone else stays."""
+    import dataclasses
+
+    t = demo_bundle.tracks.copy()
+    q, twin, other = 0, 1, 2
+    title, artist = t["title"].iat[q], t["artist"].iat[q]
+    t.loc[twin, ["title", "title_key", "artist"]] = [f"  {title.upper()}!", normalize_text(title), f"{artist.lower()}."]
+    t.loc[other, ["title", "title_key"]] = [title, normalize_text(title)]
+    scaled = demo_bundle.scaled.copy()
+    scaled[[twin, other]] = scaled[q] + 1e-4  # both would be the nearest neighbours
+    bundle = dataclasses.replace(demo_bundle, tracks=t, scaled=scaled)
+    for a, b in ((q, twin), (twin, q)):
+        got = [r.index for r in recommend(bundle, a, "nearest", 10)]
+        assert b not in got and a not in got and other in got

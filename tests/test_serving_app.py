@@ -311,3 +311,24 @@ def test_source_live_lookup_adapts_a_search_and_features_source() -> None:
     assert track.track_id == "6rqhFgbbKwnb9MLmUQDhG6" and track.artist == "A, B" and track.genres == ["k-pop"]
     assert track.features["tempo"] == 0.5 and track.preview_url == "" and track.cover_url == "https://x/y.jpg"
     assert SourceLiveLookup(FakeSource(False)).find("outside", None) is None  # no features: no live answer
+
+
+def test_preview_urls_follow_the_mount_point(client, unique_song) -> None:
+    """Preview URLs are built once per mount point (SCRIPT_NAME) and filled in per track: the same
+    app behind a prefix and without one links each to its own path."""
+    query = {"id": unique_song["track_id"], "k": 3}
+    for prefix in ("/music", "", "/music"):
+        r = client.get("/api/recommend", query_string=query, base_url=f"http://localhost{prefix}/")
+        data = r.get_json()
+        assert data["query"]["preview_url"] == f"{prefix}/preview/{unique_song['track_id']}.wav"
+        assert all(x["preview_url"] is None or x["preview_url"].startswith(("https://", f"{prefix}/preview/"))
+                   for x in data["results"])
+        assert any(x["preview_url"] == f"{prefix}/preview/{x['id']}.wav" for x in data["results"]) or not any(
+            x["preview_url"] for x in data["results"])
+
+
+def test_json_never_carries_raw_html_characters(client) -> None:
+    r = client.get("/api/recommend", query_string={"song": "<b>Tom & Jerry</b> é"})
+    body = r.get_data()
+    assert r.status_code == 404 and b"<" not in body and b">" not in body and b"&" not in body
+    assert "<b>Tom & Jerry</b> é" in r.get_json()["error"]["message"]

@@ -99,14 +99,19 @@ class Duplicates:
             return labels
         lo = np.searchsorted(self.label, labels, side="left")
         hi = np.searchsorted(self.label, labels, side="right")
-        if not (hi > lo).any():
+        counts = hi - lo
+        total = int(counts.sum())
+        if not total:
             return labels
-        parts = []
-        for lab, a, b in zip(labels, lo, hi):
-            parts.append(np.array([lab], np.int64))
-            if b > a:
-                parts.append(self.row[a:b])
-        return np.concatenate(parts)
+        # Vectorized (a Python loop over every fetched label cost ~0.1 ms a query): each label
+        # goes to `at`, its duplicates right after it.
+        at = np.arange(len(labels)) + np.concatenate([[0], np.cumsum(counts)[:-1]])
+        out = np.empty(len(labels) + total, dtype=np.int64)
+        out[at] = labels
+        owner = np.repeat(np.arange(len(labels)), counts)
+        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        out[at[owner] + 1 + within] = self.row[lo[owner] + within]
+        return out
 
 
 def unique_rows(x: np.ndarray) -> tuple[np.ndarray, Duplicates]:

@@ -35,6 +35,7 @@ from music_assets.core import ann as ann_lib
 from music_assets.core import storage
 from music_assets.core.cleaning import normalize_text
 from music_assets.core.model import Embedding
+from music_assets.core.recommend_index import RecommendIndex
 
 FORMAT_VERSION = 1
 TRACKS_FILE = "tracks.parquet"
@@ -42,8 +43,6 @@ META_FILE = "model.json"
 QUALITY_FILE = "quality.json"
 PLOTS_DIR = "plots"
 log = logging.getLogger(__name__)
-# Columns a recommendation result shows; kept as Arrow arrays so results never go through pandas.
-RESULT_COLUMNS = ("track_id", "title", "artist", "genres", "preview_url")
 # normalize_text(title), computed once when the bundle is written so loading needs no per-row Python.
 TITLE_KEY = "title_key"
 LIST_COLUMNS = ("genres", "alias_ids")
@@ -242,34 +241,11 @@ class ModelBundle:
                                pc.list_parent_indices(aliases).to_numpy().astype(np.int64)])
         return _FirstIndex(_KeyIndex(keys.combine_chunks(), rows))
 
-    # Search structures computed once per bundle (internals of recommend.py; not a public API).
     @cached_property
-    def _scaled_t(self) -> np.ndarray:
-        """f x n copy of `scaled`: a vector-matrix product over it runs ~4x faster than over n x f."""
-        return np.ascontiguousarray(self.scaled.T)
-
-    @cached_property
-    def _sq_norms(self) -> np.ndarray:
-        return np.einsum("ij,ij->i", self.scaled, self.scaled)
-
-    @cached_property
-    def _max_sq_norm(self) -> float:
-        return float(self._sq_norms.max()) if len(self._sq_norms) else 0.0
-
-    @cached_property
-    def _cluster_rows(self) -> dict[int, np.ndarray]:
-        """cluster -> sorted row indices (one stable argsort instead of a full scan per query)."""
-        order = np.argsort(self.clusters, kind="stable")
-        bounds = np.flatnonzero(np.diff(self.clusters[order])) + 1
-        return {int(self.clusters[g[0]]): g for g in np.split(order, bounds) if len(g)}
-
-    @cached_property
-    def _columns(self) -> dict[str, pa.Array]:
-        """Result columns as Arrow arrays: taking 10 rows costs microseconds, not pandas' milliseconds."""
-        table = self.__dict__.get("_arrow_table")
-        if table is None or table.num_rows != len(self.tracks):
-            table = pa.Table.from_pandas(self.tracks.loc[:, list(RESULT_COLUMNS)], preserve_index=False)
-        return {c: table.column(c).combine_chunks() for c in RESULT_COLUMNS}
+    def recommend_index(self) -> RecommendIndex:
+        """The arrays recommend() reads per query (scan matrices, genre codes, result columns),
+        built once per bundle on first use."""
+        return RecommendIndex(self)
 
 
 def load_bundle(models_dir: str | os.PathLike[str], version: str | None = None, verify: bool = True) -> ModelBundle:
@@ -307,7 +283,6 @@ def load_bundle(models_dir: str | os.PathLike[str], version: str | None = None, 
         clusters=tracks["cluster"].to_numpy(dtype=np.int32), quality=read_quality(path),
         ann=_load_ann(path, scaled.shape, meta.get("files", {}).get(TRACKS_FILE), verify),
     )
-    bundle.__dict__["_arrow_table"] = table.select(list(RESULT_COLUMNS))
     return bundle
 
 

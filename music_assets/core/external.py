@@ -75,5 +75,6 @@ def recommend_for_features(bundle: ModelBundle, features: Mapping[str, float], g
             index=i, track_id=str(tracks["track_id"].iat[i]), title=str(tracks["title"].iat[i]),
             artist=str(tracks["artist"].iat[i]), genres=list(tracks["genres"].iat[i]),
             preview_url=str(tracks["preview_url"].iat[i]), distance=float(dist[j]), reason=reason,
+            cover_url=str(tracks["cover_url"].iat[i]),
         ))
     return out

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
 
-from music_assets.core.bundle import RESULT_COLUMNS, ModelBundle
+from music_assets.core.bundle import ModelBundle
 from music_assets.core.cleaning import normalize_text
+from music_assets.core.recommend_index import Group, RecommendIndex
 
 MODES: tuple[str, ...] = ("normal", "genre", "nearest")
 MAX_K = 100
@@ -27,7 +27,9 @@ class RecommendationError(ValueError):
     """A request that cannot be answered; the message is fit to show a listener."""
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__; this one
+# builds ~5x faster (0.3 against 1.3 us), ~10 us of a ~100 us query of ten results at 10k tracks.
+@dataclass(slots=True)
 class Recommendation:
     index: int
     track_id: str
@@ -37,6 +39,7 @@ class Recommendation:
     preview_url: str
     distance: float
     reason: str
+    cover_url: str = ""
 
 
 def find_tracks(bundle: ModelBundle, title: str, artist: str | None = None) -> list[int]:
@@ -49,27 +52,21 @@ def find_tracks(bundle: ModelBundle, title: str, artist: str | None = None) -> l
     return [int(hits[i]) for i in order]
 
 
-def _candidates(bundle: ModelBundle, query: int, mode: str) -> np.ndarray | None:
-    """Sorted row indices a mode may recommend from; None means every row (no copy of 0..n-1)."""
+def _groups(bundle: ModelBundle, ix: RecommendIndex, query: int, mode: str) -> list[Group]:
+    """The row groups a mode may recommend from: the query's cluster, each of its genres (a row
+    may sit in several), or the whole catalog."""
     if mode == "normal":
-        return bundle._cluster_rows.get(int(bundle.clusters[query]), np.array([query]))
+        return [ix.cluster_group(query)]
     if mode == "genre":
-        genres = bundle.tracks["genres"].iat[query]
-        if not genres:
+        codes = ix.genres_of(query)
+        if not len(codes):
             raise RecommendationError(
                 f"{bundle.tracks['title'].iat[query]!s} has no genre information, so genre mode cannot "
                 "recommend for it; try another mode"
             )
-        lists = [bundle.genre_index.get(g, np.array([], int)) for g in genres]
-        if len(lists) == 1:
-            return lists[0]
-        # A mask scatter is O(n) where np.unique(concatenate) sorts every shared row.
-        mask = np.zeros(len(bundle.tracks), dtype=bool)
-        for rows in lists:
-            mask[rows] = True
-        return np.flatnonzero(mask)
+        return [ix.genre_group(c) for c in dict.fromkeys(codes.tolist())]
     if mode == "nearest":
-        return None
+        return [ix.all]
     raise RecommendationError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
 
 
@@ -103,18 +100,6 @@ def _without(rows: np.ndarray, excluded: np.ndarray) -> np.ndarray:
     return rows[keep]
 
 
-def _duplicates_of(bundle: ModelBundle, query: int) -> np.ndarray:
-    """The query and every row with its normalized title and artist, sorted."""
-    cols = bundle._columns
-    title, artist = cols["title"][query].as_py(), cols["artist"][query].as_py()
-    hits = bundle.title_index.get(normalize_text(title), ())
-    excluded = {query}
-    if len(hits) > 1:
-        key = normalize_text(artist)
-        excluded.update(int(i) for i in hits if normalize_text(cols["artist"][int(i)].as_py()) == key)
-    return np.fromiter(sorted(excluded), dtype=np.int64, count=len(excluded))
-
-
 # Exact search ranks by |x|^2 - 2 x.q (one pass over the f x n matrix, like the floor), keeps a
 # few more rows than needed, then re-ranks those with the direct formula the results report.
 # The re-rank is provably the exact answer when no row left out can reach the k-th distance once
@@ -122,74 +107,86 @@ def _duplicates_of(bundle: ModelBundle, query: int) -> np.ndarray:
 # re-ranked too, so ties break by row number exactly as in a full scan.
 _PAD = 16
 _ROUNDING = 1e-5
-# ANN: rows fetched per wanted row, scaled up by how few rows the mode allows; beyond
-# _ANN_MAX_FETCH, or for candidate sets of at most _ANN_EXACT_BELOW rows, exact search is cheaper.
+# ANN: rows fetched per wanted row, scaled up by how few rows the mode allows. The index is used
+# only when it is cheaper than scanning the mode's rows exactly: measured at 100k and 1M tracks
+# (benchmarks.recommend_inprocess), one fetched row costs about as much as scanning
+# _ANN_ROW_COST rows (~3 us against ~7.5 ns), so a genre (~5% of the catalog, ~300 rows to
+# fetch) is scanned and the whole catalog is searched through the graph.
 _ANN_OVERFETCH = 2.0
 _ANN_MAX_FETCH = 2_000
-_ANN_EXACT_BELOW = 20_000
+_ANN_ROW_COST = 400
 
 
-def _direct(bundle: ModelBundle, query: int, rows: np.ndarray) -> np.ndarray:
-    diff = bundle.scaled[rows] - bundle.scaled[query]
+def _direct(ix: RecommendIndex, query: int, rows: np.ndarray) -> np.ndarray:
+    diff = ix.scaled[rows] - ix.scaled[query]
     return np.sqrt(np.einsum("ij,ij->i", diff, diff))
 
 
-def _ranked(bundle: ModelBundle, query: int, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    dist = _direct(bundle, query, rows)
+def _ranked(ix: RecommendIndex, query: int, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    dist = _direct(ix, query, rows)
     order = np.lexsort((rows, dist))[:k]
     return rows[order], dist[order]
 
 
-def _exact(bundle: ModelBundle, query: int, cand: np.ndarray | None, excluded: np.ndarray,
+def _exact(ix: RecommendIndex, query: int, groups: list[Group], excluded: np.ndarray,
            k: int) -> tuple[np.ndarray, np.ndarray]:
-    q = bundle.scaled[query]
-    if cand is None:
-        approx = bundle._sq_norms - 2.0 * (q @ bundle._scaled_t)
-    else:
-        approx = bundle._sq_norms[cand] - 2.0 * (bundle.scaled[cand] @ q)
+    q = ix.scaled[query]
+    qa = np.empty(ix.f + 1, dtype=np.float32)
+    qa[:-1], qa[-1] = q, 1.0
+    if len(groups) == 1:
+        approx = qa @ groups[0].scan  # |x|^2 - 2 x.q for the group's rows
+        rows_at = groups[0].row_numbers
+    else:  # a row in several groups appears once per group: same value, removed after the shortlist
+        approx = np.concatenate([qa @ g.scan for g in groups])
+        all_rows = np.concatenate([g.rows for g in groups])
+        rows_at = lambda pos: np.unique(all_rows[pos])  # noqa: E731
     n_keep = k + len(excluded) + _PAD
-    if len(approx) <= n_keep:
-        rows = np.arange(len(approx)) if cand is None else cand
-        rows = _without(rows, excluded)
-        return _ranked(bundle, query, rows, k)
+    if len(approx) <= n_keep:  # rank every allowed row
+        return _ranked(ix, query, _without(rows_at(np.arange(len(approx))), excluded), k)
     part = np.argpartition(approx, n_keep - 1)[:n_keep]
-    bound = float(approx[part].max())  # every row left out has approx >= bound
-    rows = part if cand is None else cand[part]
-    rows = _without(rows, excluded)
-    top, dist = _ranked(bundle, query, rows, k)
+    bound = float(approx[part[-1]])  # the largest value kept (argpartition puts it last); every row left out is >= it
+    top, dist = _ranked(ix, query, _without(rows_at(part), excluded), k)
     q2 = float(q @ q)
-    slack = _ROUNDING * (bundle._max_sq_norm + q2) + 1e-6
-    if len(top) < k:  # the excluded rows crowded the shortlist out: rank every allowed row
-        keep = np.ones(len(approx), dtype=bool)
+    slack = _ROUNDING * (ix.max_sq_norm + q2) + 1e-6
+    if len(top) < k:  # the excluded rows (or repeats) crowded the shortlist out: rank every allowed row
+        threshold = np.inf
     else:
         threshold = float(dist[-1]) ** 2 - q2 + slack  # every row that may tie or beat the k-th
         if bound > threshold:
             return top, dist
-        keep = approx <= threshold  # ties at the k-th distance (e.g. identical imputed tracks)
-    rows = np.flatnonzero(keep) if cand is None else cand[keep]
-    return _ranked(bundle, query, _without(rows, excluded), k)
+    # ties at the k-th distance (e.g. identical imputed tracks): rank every row that may reach it
+    return _ranked(ix, query, _without(rows_at(np.flatnonzero(approx <= threshold)), excluded), k)
 
 
-def _approximate(bundle: ModelBundle, query: int, cand: np.ndarray | None, excluded: np.ndarray,
-                 k: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _in_groups(rows: np.ndarray, groups: list[Group]) -> np.ndarray:
+    """Mask of `rows` that belong to at least one group (each group's rows are sorted)."""
+    mask = np.zeros(len(rows), dtype=bool)
+    for g in groups:
+        if g.rows is None:
+            return np.ones(len(rows), dtype=bool)
+        pos = np.minimum(np.searchsorted(g.rows, rows), len(g.rows) - 1)
+        mask |= g.rows[pos] == rows
+    return mask
+
+
+def _approximate(bundle: ModelBundle, ix: RecommendIndex, query: int, groups: list[Group],
+                 excluded: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Top k through the ANN index, over-fetching and filtering to the mode's rows; None when
     exact search is the better (or the only correct) way for this query."""
-    n = len(bundle.scaled)
-    share = 1.0 if cand is None else len(cand) / n
-    if cand is not None and len(cand) <= _ANN_EXACT_BELOW:
-        return None
+    n = ix.n
+    n_allowed = sum(len(g) for g in groups)  # >= the union: an upper bound on the share
+    share = min(1.0, n_allowed / n)
     fetch = int(np.ceil((k + len(excluded)) * _ANN_OVERFETCH / share))
-    if fetch > _ANN_MAX_FETCH:
+    if fetch > _ANN_MAX_FETCH or fetch * _ANN_ROW_COST > n_allowed:
         return None
-    rows, _ = bundle.ann.query(bundle.scaled[query], fetch)
+    rows, _ = bundle.ann.query(ix.scaled[query], fetch)
     rows = rows[(rows >= 0) & (rows < n)]
-    if cand is not None:
-        pos = np.minimum(np.searchsorted(cand, rows), len(cand) - 1)
-        rows = rows[cand[pos] == rows]
+    if groups[0].rows is not None:
+        rows = rows[_in_groups(rows, groups)]
     rows = _without(rows, excluded)
     if len(rows) < k:
         return None
-    return _ranked(bundle, query, rows, k)
+    return _ranked(ix, query, rows, k)
 
 
 def recommend(bundle: ModelBundle, query: int, mode: str = "normal", k: int = 10) -> list[Recommendation]:
@@ -200,28 +197,30 @@ def recommend(bundle: ModelBundle, query: int, mode: str = "normal", k: int = 10
     """
     if not 1 <= k <= MAX_K:
         raise RecommendationError(f"k must be between 1 and {MAX_K}, got {k}")
-    cand = _candidates(bundle, query, mode)
-    excluded = _duplicates_of(bundle, query)
-    found = _approximate(bundle, query, cand, excluded, k) if bundle.ann is not None else None
-    top, dist = found if found is not None else _exact(bundle, query, cand, excluded, k)
+    ix = bundle.recommend_index
+    groups = _groups(bundle, ix, query, mode)
+    excluded = ix.excluded(query)
+    found = _approximate(bundle, ix, query, groups, excluded, k) if bundle.ann is not None else None
+    top, dist = found if found is not None else _exact(ix, query, groups, excluded, k)
     if not len(top):
         return []
-    cols = bundle._columns
-    take = pa.array(top)
-    picked = {c: cols[c].take(take).to_pylist() for c in RESULT_COLUMNS}
-    wanted = set(cols["genres"][query].as_py() or [])
-    closest = _closest_features(np.abs(bundle.scaled[top] - bundle.scaled[query]))
-    features = bundle.features
-    return [
-        Recommendation(
-            index=int(top[j]),
-            track_id=str(picked["track_id"][j]),
-            title=str(picked["title"][j]),
-            artist=str(picked["artist"][j]),
-            genres=list(picked["genres"][j] or []),
-            preview_url=str(picked["preview_url"][j]),
-            distance=float(dist[j]),
-            reason=_reason(wanted, list(picked["genres"][j] or []), closest[j], features),
-        )
-        for j in range(len(top))
-    ]
+    return _results(ix, query, top, dist)
+
+
+def _results(ix: RecommendIndex, query: int, top: np.ndarray, dist: np.ndarray) -> list[Recommendation]:
+    """Recommendation objects with their reasons, from the per-bundle arrays (no pandas)."""
+    rows = top.tolist()
+    records = ix.records.get(top)  # track_id, title, artist, preview_url, cover_url
+    names, codes = ix.genre_names, ix.genre_code_list
+    spans = ix.genre_spans[top].tolist()
+    wanted = set(ix.genres_of(query).tolist())
+    closest = _closest_features(np.abs(ix.scaled[top] - ix.scaled[query])).tolist()
+    close_on = ix.close_on
+    out = []
+    for i, d, (track_id, title, artist, preview, cover), (s, e), (a, b) in zip(
+            rows, dist.tolist(), records, spans, closest):
+        mine = codes[s:e]
+        shared = [names[c] for c in mine if c in wanted]
+        reason = f"shares {', '.join(shared[:2])}; {close_on[a][b]}" if shared else close_on[a][b]
+        out.append(Recommendation(i, track_id, title, artist, [names[c] for c in mine], preview, d, reason, cover))
+    return out

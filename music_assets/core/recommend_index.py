@@ -1,0 +1,233 @@
+"""What `recommend()` reads for every query, computed once per loaded bundle.
+
+A query must cost little more than one pass over the rows it may recommend from (the numpy
+floor: a matrix-vector product and an argpartition). Anything per query beyond that is paid
+here instead, once per bundle:
+
+- scan matrices, (f+1) x rows float32: -2 * X^T stacked on |x|^2, so [q, 1] @ scan is
+  |x|^2 - 2 x.q in one BLAS call with no temporaries; one for the whole catalog and one per
+  KMeans cluster and per genre, each over that group's rows only, so cluster and genre modes
+  scan a contiguous tenth of the catalog instead of gathering it from the whole matrix;
+- per-row genres as integer codes (an inverted index by genre, and the reasons' shared genres);
+- the rows each track must never be recommended with (same normalized title and artist);
+- the result columns as Arrow string buffers, sliced per result (no pandas, no Arrow scalars).
+
+Memory: about (1 + 1 + genres per track) x the feature matrix (~110 MB at 1M tracks).
+Pure logic: imports neither dagster nor flask.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from music_assets.core.cleaning import normalize_text
+
+TITLE_KEY = "title_key"  # bundle.TITLE_KEY (not imported: bundle imports this module)
+
+if TYPE_CHECKING:
+    from music_assets.core.bundle import ModelBundle
+
+STRING_COLUMNS = ("track_id", "title", "artist", "preview_url", "cover_url")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Rows a mode may recommend from (sorted; None = every row) and their scan matrix."""
+
+    rows: np.ndarray | None
+    scan: np.ndarray  # (f+1) x len(rows), float32, C order
+
+    def __len__(self) -> int:
+        return self.scan.shape[1]
+
+    def row_numbers(self, positions: np.ndarray) -> np.ndarray:
+        return positions if self.rows is None else self.rows[positions]
+
+
+def _dense(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values.to_numpy(zero_copy_only=False)
+
+
+def _distinct_sorted(rows: np.ndarray) -> np.ndarray:
+    """Sorted rows without repeats (a genre listed twice for one track), in O(n)."""
+    return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) else rows
+
+
+def _one_chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+class Records:
+    """Some string columns of every row, read back for a few rows at a time.
+
+    The columns are joined per row with a separator no value contains, into one Arrow string
+    array read through (UTF-8 buffer, offsets) views: ten rows cost one offsets gather and a
+    slice + decode + split each (~0.5 us a row), where an Arrow take costs ~10 us a column and
+    pandas ~5 us a value; and no Python object is kept per row (those cost seconds and hundreds
+    of MB at load for 1M tracks). If every candidate separator occurs in the data, each column
+    is read on its own (slower, same values)."""
+
+    SEPARATORS = ("\x1f", "\x1e", "\x1d", "\x1c")
+
+    def __init__(self, columns: list[pa.Array | pa.ChunkedArray]) -> None:
+        columns = [pc.fill_null(_one_chunk(c).cast(pa.large_string()), "") for c in columns]
+        self.width = len(columns)
+        self.sep = next((sep for sep in self.SEPARATORS
+                         if not any(pc.any(pc.match_substring(c, sep)).as_py() for c in columns)), None)
+        if self.sep is not None:
+            columns = [pc.binary_join_element_wise(*columns, pa.scalar(self.sep, pa.large_string()))]
+        self._arrays = [pa.concat_arrays([c]) if c.offset else c for c in columns]  # own the buffers; offsets from 0
+        n = len(self._arrays[0])
+        # per column, (start, end) of each row's bytes: one fancy index gives both for many rows
+        self._spans, self._data = [], []
+        for values in self._arrays:
+            _, offsets, data = values.buffers()
+            offsets = np.frombuffer(offsets, dtype=np.int64, count=n + 1)
+            self._spans.append(np.stack([offsets[:-1], offsets[1:]], axis=1))
+            self._data.append(memoryview(data) if data is not None else memoryview(b""))
+
+    def get(self, rows: np.ndarray) -> list[list[str]]:
+        """For each row, its values in column order."""
+        if self.sep is not None:
+            data, sep = self._data[0], self.sep
+            return [str(data[a:b], "utf-8").split(sep) for a, b in self._spans[0][rows].tolist()]
+        per_column = [[str(data[a:b], "utf-8") for a, b in spans[rows].tolist()]
+                      for data, spans in zip(self._data, self._spans)]
+        return [list(values) for values in zip(*per_column)]
+
+
+class RecommendIndex:
+    """Per-bundle arrays for recommend(); see the module docstring."""
+
+    def __init__(self, bundle: ModelBundle) -> None:
+        scaled = np.ascontiguousarray(bundle.scaled, dtype=np.float32)
+        self.scaled = scaled
+        self.n, self.f = scaled.shape
+        self.sq_norms = np.einsum("ij,ij->i", scaled, scaled)
+        self.max_sq_norm = float(self.sq_norms.max()) if self.n else 0.0
+        self.all = Group(None, self._scan(scaled, self.sq_norms))
+        self.clusters = np.asarray(bundle.clusters)
+        self._cluster_groups = self._groups(self.clusters.astype(np.int64))
+        self._build_genres(bundle)
+        self._cluster_cache: dict[int, Group] = {}
+        self._genre_cache: dict[int, Group] = {}
+        self._lock = threading.Lock()
+        self._twins = self._find_twins(bundle)
+        tracks = bundle.tracks
+        self.records = Records([pa.array(tracks[c], pa.string()) if c in tracks else pa.nulls(self.n, pa.string())
+                                for c in STRING_COLUMNS])
+        features = list(bundle.features)
+        self.features = features
+        # "close on A and B" for every pair of feature columns, so a reason is one lookup.
+        self.close_on = [[f"close on {a} and {b}" for b in features] for a in features]
+
+    # -- building -------------------------------------------------------------------------------
+    @staticmethod
+    def _scan(x: np.ndarray, sq: np.ndarray) -> np.ndarray:
+        scan = np.empty((x.shape[1] + 1, len(x)), dtype=np.float32)
+        scan[:-1] = x.T
+        scan[:-1] *= -2.0  # a power of two: exact; the one dot product rounds within recommend's _ROUNDING
+        scan[-1] = sq
+        return scan
+
+    @staticmethod
+    def _groups(keys: np.ndarray) -> dict[int, np.ndarray]:
+        """key -> sorted rows, from one stable argsort."""
+        if not len(keys):
+            return {}
+        order = np.argsort(keys, kind="stable")
+        bounds = np.flatnonzero(np.diff(keys[order])) + 1
+        return {int(keys[g[0]]): g.astype(np.int64) for g in np.split(order, bounds)}
+
+    def _build_genres(self, bundle: ModelBundle) -> None:
+        genres = _one_chunk(pa.array(bundle.tracks["genres"]))
+        flat = pc.list_flatten(genres)
+        parents = pc.list_parent_indices(genres).to_numpy().astype(np.int64)
+        encoded = pc.dictionary_encode(flat)
+        self.genre_names: list[str] = [str(g) for g in encoded.dictionary.to_pylist()]
+        codes = _dense(encoded.indices).astype(np.int32)
+        # Per-row codes in list order: row i's genres are codes[offsets[i]:offsets[i+1]].
+        self.genre_offsets = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(parents, minlength=self.n), out=self.genre_offsets[1:])
+        self.genre_spans = np.stack([self.genre_offsets[:-1], self.genre_offsets[1:]], axis=1)
+        self.genre_codes = codes
+        self.genre_code_list: list[int] = codes.tolist()  # slicing a list beats a numpy slice + tolist
+        by_code = self._groups(codes.astype(np.int64))
+        self._genre_rows = {c: _distinct_sorted(parents[pos]) for c, pos in by_code.items()}
+
+    def _find_twins(self, bundle: ModelBundle) -> dict[int, np.ndarray]:
+        """row -> every row with its normalized title and artist (itself included), for the rows
+        that have such twins (none after the pipeline's dedupe, but any bundle may). Vectorized:
+        normalize_text runs once per distinct artist among rows sharing a title (0.5 s at 1M
+        tracks, where once per row took 5 s and per query 10-20 us)."""
+        tracks = bundle.tracks
+        if TITLE_KEY in tracks:
+            keys = pa.array(tracks[TITLE_KEY], pa.string())
+        else:  # an older bundle without stored title keys
+            keys = pa.array([normalize_text(t) for t in tracks["title"]], pa.string())
+        title = _dense(pc.dictionary_encode(_one_chunk(keys)).indices).astype(np.int64)
+        if not len(title):
+            return {}
+        shared = np.flatnonzero(np.bincount(title)[title] > 1)
+        if not len(shared):
+            return {}
+        artists = pc.dictionary_encode(_one_chunk(pa.array(tracks["artist"], pa.string())).take(pa.array(shared)))
+        normalized = [normalize_text(a) for a in artists.dictionary.to_pylist()]
+        key_code = {key: i for i, key in enumerate(dict.fromkeys(normalized))}
+        artist = np.asarray([key_code[key] for key in normalized], dtype=np.int64)[_dense(artists.indices)]
+        song = title[shared] * len(key_code) + artist  # one number per (title, artist) key
+        order = np.argsort(song, kind="stable")
+        rows, song = shared[order], song[order]
+        starts = np.flatnonzero(np.r_[True, song[1:] != song[:-1]])
+        twins: dict[int, np.ndarray] = {}
+        for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(rows)]):
+            if b - a > 1:
+                group = np.sort(rows[a:b])
+                twins.update((int(i), group) for i in group)
+        return twins
+
+    def _group(self, cache: dict[int, Group], rows: np.ndarray, key: int) -> Group:
+        group = cache.get(key)
+        if group is None:
+            with self._lock:  # built on first use; a second thread waits rather than builds twice
+                group = cache.get(key)
+                if group is None:
+                    group = Group(rows, np.ascontiguousarray(self.all.scan[:, rows]))
+                    cache[key] = group
+        return group
+
+    def warm(self) -> None:
+        """Build every cluster and genre scan matrix now (the model store does this before it
+        serves a new model, so no request pays for it)."""
+        for key, rows in self._cluster_groups.items():
+            self._group(self._cluster_cache, rows, key)
+        for code, rows in self._genre_rows.items():
+            self._group(self._genre_cache, rows, code)
+
+    # -- per query ------------------------------------------------------------------------------
+    def cluster_group(self, query: int) -> Group:
+        key = int(self.clusters[query])
+        return self._group(self._cluster_cache, self._cluster_groups[key], key)
+
+    def genres_of(self, row: int) -> np.ndarray:
+        return self.genre_codes[self.genre_offsets[row]:self.genre_offsets[row + 1]]
+
+    def genre_group(self, code: int) -> Group:
+        return self._group(self._genre_cache, self._genre_rows[int(code)], int(code))
+
+    def track(self, row: int) -> tuple[list[str], list[str]]:
+        """(the STRING_COLUMNS values, the genres) of one row, without pandas."""
+        return self.records.get(np.array([row]))[0], [self.genre_names[c] for c in self.genres_of(row).tolist()]
+
+    def excluded(self, query: int) -> np.ndarray:
+        """The query and every row with its normalized title and artist, sorted."""
+        twins = self._twins.get(query)
+        return twins if twins is not None else np.array([query], dtype=np.int64)
