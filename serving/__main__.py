@@ -15,7 +15,8 @@ from serving.app import create_app, default_data_dir
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(default_data_dir()), help="data folder holding models/LATEST")
+    parser.add_argument("--data-dir", default=str(default_data_dir()),
+                        help="data folder holding models/LATEST: a path, or a URL such as s3://bucket/prefix")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 for all)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--threads", type=int, default=8)
@@ -23,7 +24,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="seconds between checks of models/LATEST for a newly published model")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(args.data_dir, check_interval=args.check_interval)
+    try:
+        app = create_app(args.data_dir, check_interval=args.check_interval)
+    except ValueError as exc:  # e.g. a data folder URL carrying credentials
+        parser.error(str(exc))
     print(f"Music Adviser on http://{args.host}:{args.port}/ (model from {args.data_dir}/models/LATEST)", flush=True)
     serve(app, host=args.host, port=args.port, threads=args.threads, ident="music-adviser")
 
