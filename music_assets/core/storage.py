@@ -290,6 +290,19 @@ def remove_tree(location: Location) -> None:
             pass
 
 
+def remove_file(location: Location) -> None:
+    """Delete one file (object); nothing when it does not exist."""
+    path = as_path(location)
+    if isinstance(path, pathlib.Path):
+        path.unlink(missing_ok=True)
+        return
+    with _remote(path, "delete"):
+        try:
+            path.fs.rm_file(path.path)
+        except FileNotFoundError:
+            pass
+
+
 @contextmanager
 def staging_folder(parent: Location) -> Iterator[pathlib.Path]:
     """A local folder to assemble files in before `publish_folder` moves them under `parent`:

@@ -1,0 +1,63 @@
+"""A real S3-compatible server for tests: moto's server mode on 127.0.0.1, s3fs talking HTTP to it.
+
+The AWS environment (fake credentials, AWS_ENDPOINT_URL) points at the server only inside
+`moto_s3()`, and no shared AWS config file is read, so a developer's own AWS setup is never used
+and nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import fsspec
+import pytest
+import s3fs
+from moto.server import ThreadedMotoServer
+
+from tests.serving_support import free_port
+
+SECRET = "moto-test-secret-never-logged"  # asserted absent from logs, files and metadata
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": "moto-test-key",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+        "AWS_MAX_ATTEMPTS": "2",  # an unreachable endpoint fails in about a second, not ten
+    }
+
+
+@contextmanager
+def moto_s3() -> Iterator[str]:
+    """Start a moto S3 server on a free local port, point the AWS environment at it, yield its URL.
+
+    s3fs caches filesystem instances by their arguments, not the environment, so the cache is
+    cleared on the way in and out: no instance keeps talking to a server that has stopped.
+    """
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(endpoint.rsplit(":", 1)[1]), verbose=False)
+    server.start()
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in aws_env(endpoint).items():
+            mp.setenv(key, value)
+        s3fs.S3FileSystem.clear_instance_cache()
+        try:
+            yield endpoint
+        finally:
+            server.stop()
+            s3fs.S3FileSystem.clear_instance_cache()
+
+
+def new_bucket() -> str:
+    """A fresh, empty bucket on the current moto server."""
+    name = f"music-adviser-{uuid.uuid4().hex[:12]}"
+    fsspec.filesystem("s3").mkdir(name)
+    return name
