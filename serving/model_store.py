@@ -175,7 +175,8 @@ class ModelStore:
             version = storage.read_pointer(self.models_dir)
         except OSError as exc:  # storage.StorageError: the store is unreachable or refuses us
             kept = self._model.version if self._model else None
-            self.stats.last_error = f"cannot read {self.models_dir / storage.LATEST_POINTER}: {exc}"
+            self.stats.last_error = (str(exc) if isinstance(exc, storage.StorageError)  # it names the location
+                                     else f"cannot read {self.models_dir / storage.LATEST_POINTER}: {exc}")
             if not self._unreachable:
                 log.warning("%s; %s", self.stats.last_error, f"still serving {kept}" if kept else "no model to serve yet")
             self._unreachable = True

@@ -8,9 +8,14 @@ and nothing leaves the machine.
 from __future__ import annotations
 
 import logging
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import fsspec
 import pytest
@@ -35,16 +40,27 @@ def aws_env(endpoint: str) -> dict[str, str]:
 
 
 @contextmanager
-def moto_s3() -> Iterator[str]:
+def moto_s3(own_process: bool = False) -> Iterator[str]:
     """Start a moto S3 server on a free local port, point the AWS environment at it, yield its URL.
 
-    s3fs caches filesystem instances by their arguments, not the environment, so the cache is
-    cleared on the way in and out: no instance keeps talking to a server that has stopped.
+    By default the server runs on a thread of this process (ThreadedMotoServer). With
+    `own_process`, it is a `moto_server` subprocess, killed on the way out: a threaded server's
+    shutdown keeps answering on open keep-alive connections, so only a killed process shows what
+    a client sees when the store goes away. s3fs caches filesystem instances by their arguments,
+    not the environment, so the cache is cleared on the way in and out.
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    endpoint = f"http://127.0.0.1:{free_port()}"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(endpoint.rsplit(":", 1)[1]), verbose=False)
-    server.start()
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    if own_process:
+        server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_listening(port, server)
+        stop = server.kill
+    else:
+        threaded = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        threaded.start()
+        stop = threaded.stop
     with pytest.MonkeyPatch.context() as mp:
         for key, value in aws_env(endpoint).items():
             mp.setenv(key, value)
@@ -52,8 +68,22 @@ def moto_s3() -> Iterator[str]:
         try:
             yield endpoint
         finally:
-            server.stop()
+            stop()
+            if own_process:
+                server.wait(timeout=10)
             s3fs.S3FileSystem.clear_instance_cache()
+
+
+def _wait_listening(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto_server did not start on port {port}") from None
+            time.sleep(0.1)
 
 
 def new_bucket() -> str:
