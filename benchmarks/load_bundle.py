@@ -70,13 +70,13 @@ def run(code: str, args: list[str], pythonpath: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=sizes_arg, default=sizes_arg("100k"))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--before", type=Path, help="folder holding an older music_assets package")
     parser.add_argument("--remote", default="", help="comma-separated: memory, s3")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rows = []
     for n in args.sizes:
         models = demo_models_dir(n)
@@ -100,7 +100,8 @@ def main() -> None:
                          "median s": f"{statistics.median(secs):.3f}", "min s": f"{min(secs):.3f}",
                          "max s": f"{max(secs):.3f}", "ratio": f"{statistics.median(secs) / first:.2f}"})
     print_table(rows, f"load_bundle, {args.runs} fresh processes per subject, interleaved")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -50,3 +50,11 @@ def test_http_load_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| 6")]
     assert len(rows) == 2 and all(line.split("|")[8].strip() == "0" for line in rows)  # no errors
+
+
+def test_load_bundle_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import load_bundle
+
+    assert load_bundle.main(["--sizes", "600", "--runs", "1", "--remote", "memory,s3"]) == 0
+    out = capsys.readouterr().out
+    assert "| local, this code |" in out and "| memory:// |" in out and "| s3:// |" in out
