@@ -4,18 +4,23 @@ stores): whole-file writes, the LATEST pointer, folders, sharing, and a bundle's
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
+from music_assets.automation import INCOMING_DIR_ENV, incoming_files_sensor
 from music_assets.core import ann, storage
 from music_assets.core.bundle import META_FILE, TRACKS_FILE, BundleError, content_key, load_bundle, write_bundle
 from music_assets.core.charts import unique_tracks_from_parquet
-from music_assets.core.features_store import checkpoint_dir, checkpoint_rows, clear_checkpoints, load_store, write_checkpoint
+from music_assets.core.features_store import (STORE_COLUMNS, checkpoint_dir, checkpoint_rows, clear_checkpoints,
+                                              load_store, write_checkpoint)
+from music_assets.resources import DataStore, SourceResource
 
 
 @pytest.fixture(params=["local", "memory"])
@@ -179,14 +184,22 @@ def test_feature_checkpoints_on_the_store(root) -> None:
     store_path = root / "assets" / "track_features.parquet"
     parts = checkpoint_dir(store_path)
     assert checkpoint_rows(parts) == 0 and load_store(store_path, parts) is None
-    columns = {"track_id": ["a", "b"], "source": ["demo", "demo"]}
-    frame = pd.DataFrame(columns)
-    from music_assets.core.features_store import STORE_COLUMNS
-
-    full = frame.reindex(columns=list(STORE_COLUMNS))
+    full = pd.DataFrame({"track_id": ["a", "b"], "source": ["demo", "demo"]}).reindex(columns=list(STORE_COLUMNS))
     write_checkpoint(parts, full)
     write_checkpoint(parts, full.iloc[:1])
     assert checkpoint_rows(parts) == 3
     assert load_store(store_path, parts)["track_id"].tolist() == ["a", "b"]
     clear_checkpoints(parts)
     assert checkpoint_rows(parts) == 0 and not storage.exists(parts)
+
+
+def test_incoming_sensor_asks_for_a_local_folder_when_the_data_folder_is_an_object_store(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv(INCOMING_DIR_ENV, raising=False)
+    resources = {"store": DataStore(data_dir="s3://bucket/data"), "source": SourceResource()}
+    skipped = incoming_files_sensor(dg.build_sensor_context(resources=resources))
+    assert isinstance(skipped, dg.SkipReason) and INCOMING_DIR_ENV in skipped.skip_message
+    monkeypatch.setenv(INCOMING_DIR_ENV, str(tmp_path))  # a local folder: watched as usual
+    (tmp_path / "charts.csv").write_text("title\n")
+    os.utime(tmp_path / "charts.csv", (1, 1))  # long settled
+    ran = incoming_files_sensor(dg.build_sensor_context(resources=resources))
+    assert isinstance(ran, dg.SensorResult) and len(ran.run_requests) == 1
