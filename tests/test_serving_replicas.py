@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from music_assets.core import storage
-from tests.s3_support import moto_s3, new_bucket
+from tests.s3_support import SECRET, moto_s3, new_bucket
 from tests.serving_support import free_port, publish_variant
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +41,7 @@ def start_replica(data_dir: str, stack: ExitStack) -> str:
         proc.terminate()
         out, _ = proc.communicate(timeout=15)
         assert "Traceback" not in out, out[-3000:]
+        assert SECRET not in out  # the replica's log never shows the store's credentials
 
     stack.callback(stop)
     return f"http://127.0.0.1:{port}"
