@@ -87,12 +87,12 @@ def test_two_replicas_pick_up_one_newly_published_model_without_a_failed_request
     row = demo_bundle.tracks.sort_values("chart_appearances").iloc[-1]
     paths = [f"/api/recommend?id={row['track_id']}&k=5", "/healthz"]
     errors: list[str] = []
-    seen: dict[str, list[str]] = {}
+    seen: dict[tuple[int, str], list[str]] = {}  # (client, replica) -> versions in answer order
     stop = threading.Event()
     with ExitStack() as stack:
         replicas = [start_replica(shared_data_dir, stack) for _ in range(2)]
         assert [wait_healthy(base) for base in replicas] == [old, old]
-        seen = {base: [] for base in replicas}
+        seen = {(n, base): [] for n in range(3) for base in replicas}
 
         def client(n: int) -> None:  # a load balancer's view: requests alternate between replicas
             i = n
@@ -107,7 +107,7 @@ def test_two_replicas_pick_up_one_newly_published_model_without_a_failed_request
                 if status != 200:
                     errors.append(f"{base}{path}: HTTP {status}")
                 else:
-                    seen[base].append(data["model_version"])
+                    seen[(n, base)].append(data["model_version"])
 
         workers = [threading.Thread(target=client, args=(n,)) for n in range(3)]
         for w in workers:
@@ -128,7 +128,7 @@ def test_two_replicas_pick_up_one_newly_published_model_without_a_failed_request
     assert errors == [], errors[:5]
     assert [h["model_version"] for h in healths] == [new, new]
     assert [h["tracks"] for h in healths] == [len(new_tracks)] * 2
-    for versions in seen.values():  # each replica: the old model, then the new one, never back
+    for versions in seen.values():  # each client on each replica: the old model, then the new, never back
         assert versions[0] == old and versions[-1] == new
         assert set(versions) == {old, new} and versions == sorted(versions, key=lambda v: v == new)
     print(f"\n[replicas on {'a bucket' if '://' in shared_data_dir else 'a local folder'}] {sum(map(len, seen.values()))} requests, 0 errors; "
