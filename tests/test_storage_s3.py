@@ -202,6 +202,8 @@ def test_an_unreachable_store_is_a_clear_error(s3, dead_endpoint) -> None:
     message = r.get_json()["error"]["message"]
     assert r.status_code == 503 and "cannot read s3://nowhere/data/models/LATEST" in message
     assert SECRET not in r.get_data(as_text=True)
+    with pytest.raises(storage.StorageError, match=r"cannot write s3://nowhere/data/assets/chart_rows.parquet: .*connect"):
+        materialize_demo("s3://nowhere/data", n_tracks=200, selection=["chart_rows"])
 
 
 def test_the_model_held_keeps_serving_when_the_store_goes_away(graph_on_s3, request, caplog) -> None:

@@ -35,7 +35,7 @@ def delete_version(models_dir: storage.StorePath, version: str) -> None:
     storage.remove_tree(models_dir / version)
 
 
-@dg.asset(group_name="model", kinds={"json"}, deps=["published_model"])
+@dg.asset(group_name="model", deps=["published_model"])
 def model_retention(context: dg.AssetExecutionContext, config: RetentionConfig, store: DataStore) -> dg.MaterializeResult:
     """Delete model versions older than the published one beyond the `keep_previous` newest, unless
     younger than `min_age_hours`; the published version, newer ones and rollback targets stay."""
