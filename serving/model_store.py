@@ -170,9 +170,8 @@ class ModelStore:
         """Look at LATEST and load a new version; True when a loader thread took over the lock."""
         try:
             stamp = storage.pointer_stamp(self.models_dir)
-            if stamp == self._pointer_stamp and self._model is not None:
-                return False
-            version = storage.read_pointer(self.models_dir)
+            unchanged = stamp == self._pointer_stamp and self._model is not None
+            version = None if unchanged else storage.read_pointer(self.models_dir)
         except OSError as exc:  # storage.StorageError: the store is unreachable or refuses us
             kept = self._model.version if self._model else None
             self.stats.last_error = (str(exc) if isinstance(exc, storage.StorageError)  # it names the location
@@ -186,6 +185,8 @@ class ModelStore:
             log.info("%s is reachable again", self.models_dir)
             if self._model is not None:
                 self.stats.last_error = ""
+        if unchanged:
+            return False
         if version is None:
             self.stats.last_error = f"no published model in {self.models_dir} (no LATEST pointer): run the pipeline first"
             self._pointer_stamp = stamp
