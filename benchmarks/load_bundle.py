@@ -69,7 +69,9 @@ print(json.dumps({"seconds": s, "cpu": cpu, "tracks": len(b.tracks), "ann": b.an
 def run(code: str, args: list[str], pythonpath: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
-                         cwd=pythonpath, timeout=900, check=True)
+                         cwd=pythonpath, timeout=900)
+    if out.returncode:
+        raise RuntimeError(f"load_bundle child ({' '.join(args)}) exited {out.returncode}:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
