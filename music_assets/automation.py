@@ -37,13 +37,21 @@ daily_refresh = dg.ScheduleDefinition(
 )
 
 
+class NoIncomingDir(ValueError):
+    """The data folder is on an object store and no local incoming folder was named."""
+
+
 def incoming_dir(store: DataStore, source: SourceResource | None = None) -> Path:
     """$MUSIC_ADVISER_INCOMING_DIR; else the chart folder the files/spotify source reads (so a file
-    that lands there is read by the run it starts); else <data dir>/incoming."""
+    that lands there is read by the run it starts); else <data dir>/incoming when the data folder
+    is local (input files stay local paths, see README "Storage")."""
     if os.environ.get(INCOMING_DIR_ENV):
         return Path(os.environ[INCOMING_DIR_ENV])
     if source is not None and source.kind != "demo" and source.charts_path and Path(source.charts_path).is_dir():
         return Path(source.charts_path)
+    if not store.is_local:
+        raise NoIncomingDir(f"the data folder {store.data_dir} is on an object store: set {INCOMING_DIR_ENV} "
+                            "to the local folder to watch (input files are read from local paths)")
     return Path(store.root) / "incoming"
 
 
@@ -63,7 +71,10 @@ def unread_warning(folder: Path, source: SourceResource) -> str | None:
            description="Start a refresh when a new or changed charts/features file has fully landed in the incoming folder.")
 def incoming_files_sensor(context: dg.SensorEvaluationContext, store: DataStore,
                           source: SourceResource) -> dg.SensorResult | dg.SkipReason:
-    folder = incoming_dir(store, source)
+    try:
+        folder = incoming_dir(store, source)
+    except NoIncomingDir as exc:
+        return dg.SkipReason(str(exc))
     result = scan(folder, parse_cursor(context.cursor), time.time(), SETTLE_SECONDS)
     if not result.ready:
         waiting = f"; still settling: {', '.join(result.waiting)}" if result.waiting else ""

@@ -4,8 +4,6 @@ so a failing one leaves the previous model serving. Rules live in core/validatio
 
 from __future__ import annotations
 
-import json
-
 import dagster as dg
 
 from music_assets.assets.pictures import MODEL_PLOTS
@@ -64,7 +62,7 @@ def tracks_enough(store: DataStore) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset="track_embedding", blocking=True, description="PCA explained variance recorded and valid.")
 def embedding_variance_recorded(store: DataStore) -> dg.AssetCheckResult:
-    return _result(validation.variance_recorded(json.loads(params_path(store).read_text(encoding="utf-8"))))
+    return _result(validation.variance_recorded(storage.read_json(params_path(store))))
 
 
 @dg.asset_check(asset="track_clusters", blocking=True, description="No empty or tiny cluster.")
@@ -105,7 +103,7 @@ def quality_not_worse_than_published(store: DataStore) -> dg.AssetCheckResult:
 @dg.asset_check(asset="model_pictures", blocking=True, description="The bundle holds elbow.png and pca_map.png, valid PNGs.")
 def model_pictures_are_png(store: DataStore) -> dg.AssetCheckResult:
     folder = store.models_dir / built_version(store) / PLOTS_DIR
-    bad = [p for p in MODEL_PLOTS if not (folder / p).is_file() or not is_png(folder / p)]
+    bad = [p for p in MODEL_PLOTS if not storage.exists(folder / p) or not is_png(folder / p)]
     return dg.AssetCheckResult(passed=not bad, description=f"missing or not PNG: {bad}" if bad else "both pictures are PNGs",
                                metadata={"folder": dg.MetadataValue.path(str(folder))})
 

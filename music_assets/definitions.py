@@ -9,6 +9,7 @@ from music_assets.assets.ann_index import ann_index
 from music_assets.assets.chart_rows import chart_rows
 from music_assets.assets.cluster_k import cluster_k
 from music_assets.assets.model_quality import model_quality
+from music_assets.assets.model_retention import model_retention
 from music_assets.assets.pictures import catalog_pictures, model_pictures
 from music_assets.assets.published_model import published_model
 from music_assets.assets.recommender_model import recommender_model
@@ -24,7 +25,7 @@ from music_assets.resources import DataStore, SourceResource, default_data_dir
 ALL_ASSETS = [
     chart_rows, unique_tracks, track_features, tracks,
     track_embedding, cluster_k, track_clusters, recommender_model, ann_index,
-    model_quality, model_pictures, catalog_pictures, published_model,
+    model_quality, model_pictures, catalog_pictures, published_model, model_retention,
 ]
 
 __all__ = ["ALL_ASSETS", "ALL_CHECKS", "build_resources", "defs", "music_adviser_job"]

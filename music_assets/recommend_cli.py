@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from music_assets.core import storage
 from music_assets.core.bundle import BundleError, load_bundle
 from music_assets.core.recommend import MODES, RecommendationError, find_tracks, recommend
 from music_assets.resources import default_data_dir
@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        bundle = load_bundle(Path(args.data_dir) / "models")
-    except BundleError as exc:
+        bundle = load_bundle(storage.as_path(args.data_dir) / "models")
+    except (BundleError, storage.StorageError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.title:

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Literal, Optional
 
 import dagster as dg
 
+from music_assets.core import storage
 from music_assets.core.sources.base import CatalogSource
 from music_assets.core.sources.demo import DemoCatalog, DemoConfig
 
@@ -24,19 +24,28 @@ def default_data_dir() -> str:
 
 
 class DataStore(dg.ConfigurableResource):
-    """The data folder: one Parquet file per asset under assets/, model bundles under models/."""
+    """The data folder: one Parquet file per asset under assets/, model bundles under models/.
+
+    `data_dir` is a local path (default) or an object-store URL (`s3://bucket/prefix`, `gs://...`,
+    `memory://...`) shared by every Dagster step and serving replica; credentials come from the
+    store's usual environment variables, never from this config (a URL with credentials is refused).
+    """
 
     data_dir: str = "data"
 
     @property
-    def root(self) -> Path:
-        return Path(self.data_dir)
+    def root(self) -> storage.StorePath:
+        return storage.as_path(self.data_dir)
 
-    def asset_path(self, name: str, suffix: str = ".parquet") -> Path:
+    @property
+    def is_local(self) -> bool:
+        return storage.is_local(self.data_dir)
+
+    def asset_path(self, name: str, suffix: str = ".parquet") -> storage.StorePath:
         return self.root / "assets" / f"{name}{suffix}"
 
     @property
-    def models_dir(self) -> Path:
+    def models_dir(self) -> storage.StorePath:
         return self.root / "models"
 
 

@@ -11,6 +11,8 @@ import logging
 
 from waitress import serve
 
+from music_assets.core import storage
+
 from serving.app import create_app, default_data_dir
 from serving.workers import serve_workers
 from serving.wsgi import single_threaded_blas
@@ -18,7 +20,8 @@ from serving.wsgi import single_threaded_blas
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(default_data_dir()), help="data folder holding models/LATEST")
+    parser.add_argument("--data-dir", default=str(default_data_dir()),
+                        help="data folder holding models/LATEST: a path, or a URL such as s3://bucket/prefix")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 for all)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--threads", type=int, default=8, help="threads (per worker with --workers)")
@@ -29,6 +32,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     single_threaded_blas()
+    try:
+        storage.as_path(args.data_dir)  # checked before any worker starts
+    except ValueError as exc:  # e.g. a data folder URL carrying credentials
+        parser.error(str(exc))
     print(f"Music Adviser on http://{args.host}:{args.port}/ (model from {args.data_dir}/models/LATEST)", flush=True)
     if args.workers > 1:
         serve_workers(args.data_dir, args.host, args.port, args.workers, args.threads, args.check_interval)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,6 +18,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask.json.provider import JSONProvider
 from werkzeug.exceptions import HTTPException
 
+from music_assets.core import storage
 from music_assets.core.search import MAX_QUERY_CHARS
 from serving import security
 from serving.live_lookup import LiveLookup, live_lookup_from_env
@@ -55,14 +55,15 @@ class HtmlSafeJSON(JSONProvider):
 DATA_DIR_ENV = "MUSIC_ADVISER_DATA_DIR"
 
 
-def default_data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV, "data"))
+def default_data_dir() -> storage.StorePath:
+    return storage.as_path(os.environ.get(DATA_DIR_ENV, "data"))
 
 
-def create_app(data_dir: str | os.PathLike[str] | None = None, *, check_interval: float = 1.0,
+def create_app(data_dir: storage.Location | None = None, *, check_interval: float = 1.0,
                retry_after: float = 10.0, background_reload: bool = True, live_lookup: LiveLookup | None | str = "env",
                config: dict[str, Any] | None = None) -> Flask:
-    """Build the app over `<data_dir>/models` (default: $MUSIC_ADVISER_DATA_DIR or ./data).
+    """Build the app over `<data_dir>/models` (default: $MUSIC_ADVISER_DATA_DIR or ./data); the
+    data folder may be an object-store URL (`s3://bucket/prefix`) shared by several replicas.
 
     `live_lookup`: "env" builds the Spotify lookup only when the spotify source is configured
     with credentials in the environment (otherwise none: offline the app never calls the network);
@@ -77,7 +78,7 @@ def create_app(data_dir: str | os.PathLike[str] | None = None, *, check_interval
         MAX_QUERY_CHARS=MAX_QUERY_CHARS,
     )
     app.config.update(config or {})
-    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    data_dir = storage.as_path(data_dir) if data_dir is not None else default_data_dir()
     store = ModelStore(data_dir / "models", check_interval=check_interval, retry_after=retry_after,
                        background=background_reload)
     app.extensions["model_store"] = store

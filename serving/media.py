@@ -1,15 +1,15 @@
 """Files the pages use: synthesized demo previews and the model's quality plots.
 
-Plots are served only by name from a fixed list, from the current bundle's `plots/` folder,
-through `send_from_directory` (which refuses paths leaving the folder): a request can never
-name an arbitrary file.
+Plots are served only by name from a fixed list, from the bytes of the current bundle's
+`plots/` read when the model was loaded (the bundle may live on an object store): a request can
+never name an arbitrary file, and never reaches the store.
 """
 
 from __future__ import annotations
 
 import math
 
-from flask import Blueprint, Response, abort, current_app, request, send_from_directory
+from flask import Blueprint, Response, abort, current_app, request
 
 from music_assets.core.preview_audio import key_from_id, synthesize_preview
 from music_assets.core.sources.demo import DEMO_PREVIEW_SCHEME
@@ -55,8 +55,10 @@ def preview(track_id: str):
 def plot(name: str):
     if name not in PLOTS:
         abort(404, description="No such plot.")
-    bundle = current_app.extensions["model_store"].current().bundle
-    folder = bundle.path / "plots"
-    if not (folder / name).is_file():
+    data = current_app.extensions["model_store"].current().plots.get(name)
+    if data is None:
         abort(404, description="This model has no such plot.")
-    return send_from_directory(folder, name, mimetype="image/png", max_age=300)
+    response = Response(data, mimetype="image/png")
+    response.cache_control.public, response.cache_control.max_age = True, 300
+    response.add_etag()
+    return response.make_conditional(request)

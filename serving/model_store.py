@@ -1,7 +1,10 @@
 """The published model as serving sees it, reloaded when LATEST changes.
 
 Requests call `current()`. At most every `check_interval` seconds one request stats the LATEST
-pointer (mtime, size, inode: a cheap syscall) and, if it changed, reads the version. A new version
+pointer (mtime, size, inode: a cheap syscall) and, if it changed, reads the version. When the data
+folder is on an object store (`s3://...`), the check is a GET of the tiny pointer object, made on
+a side thread once a model is served, so no request waits on the network; an unreachable store
+is logged and the model held keeps serving (with none yet, requests get a clear 503). A new version
 is loaded completely (checksums verified, search index built) on a side thread while every request
 goes on with the old model, then a single reference assignment swaps it in: no request ever sees
 half a model and none waits for a load (about 0.7 s for 20,000 tracks). With `background=False`
@@ -14,15 +17,13 @@ folder that was still being written may be complete by then).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from music_assets.core import storage
-from music_assets.core.bundle import BundleError, ModelBundle, load_bundle
+from music_assets.core.bundle import PLOT_FILES, PLOTS_DIR, BundleError, ModelBundle, load_bundle
 from music_assets.core.recommend import MODES, RecommendationError, recommend
 from music_assets.core.search import SearchIndex
 
@@ -35,12 +36,14 @@ class NoModelError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A bundle with what serving builds from it once: the search index."""
+    """A bundle with what serving builds from it once: the search index, and its plots' bytes
+    (a few kB, read at load so that pages never touch the store, which may be remote)."""
 
     bundle: ModelBundle
     search: SearchIndex
     loaded_at: float
     load_seconds: float
+    plots: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -77,30 +80,45 @@ def _warm_up(bundle: ModelBundle) -> None:
             pass  # e.g. genre mode for a first track without genres
 
 
-def load_model(models_dir: Path, version: str | None = None) -> LoadedModel:
-    """Load a bundle and build its search index; raises BundleError when the bundle is unusable."""
+def _read_plots(bundle: ModelBundle) -> dict[str, bytes]:
+    plots = {}
+    for name in PLOT_FILES:
+        try:
+            plots[name] = storage.read_bytes(bundle.path / PLOTS_DIR / name)
+        except FileNotFoundError:
+            pass  # a bundle without pictures still serves; the model page says so
+    return plots
+
+
+def load_model(models_dir: storage.Location, version: str | None = None) -> LoadedModel:
+    """Load a bundle and build its search index; raises BundleError when the bundle is unusable
+    (storage.StorageError, an OSError, when the store cannot be reached)."""
     started = time.perf_counter()
     bundle = load_bundle(models_dir, version)
+    plots = _read_plots(bundle)
     search = SearchIndex.from_tracks(bundle.tracks)
     _warm_up(bundle)
-    return LoadedModel(bundle, search, time.time(), time.perf_counter() - started)
+    return LoadedModel(bundle, search, time.time(), time.perf_counter() - started, plots)
 
 
 class ModelStore:
     """Holds the current LoadedModel and swaps in newly published ones."""
 
-    def __init__(self, models_dir: str | os.PathLike[str], check_interval: float = 1.0,
+    def __init__(self, models_dir: storage.Location, check_interval: float = 1.0,
                  retry_after: float = 10.0, clock: Callable[[], float] = time.monotonic,
                  background: bool = True) -> None:
-        self.models_dir = Path(models_dir)
+        self.models_dir = storage.as_path(models_dir)
+        self.remote = not storage.is_local(self.models_dir)
         self.check_interval = check_interval
         self.retry_after = retry_after
         self._clock = clock
         self.background = background
         self.stats = StoreStats()
         self._model: LoadedModel | None = None
-        self._pointer_stamp: tuple[int, int, int] | None = None
+        self._pointer_stamp: tuple | None = None
         self._next_check = 0.0
+        self._checked_at = float("-inf")  # clock when the last synchronous check ended
+        self._unreachable = False  # the store failed the last check (logged once per outage)
         self._refused: _Refused | None = None
         self._load_lock = threading.Lock()  # one loader at a time; others never wait on it
 
@@ -120,43 +138,73 @@ class ModelStore:
         return self._model
 
     # -- internals ----------------------------------------------------------------------------
-    def _stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self.models_dir / storage.LATEST_POINTER)
-        except FileNotFoundError:
-            return None
-        return st.st_mtime_ns, st.st_size, st.st_ino
-
     def _maybe_reload(self, now: float) -> None:
         if not self._load_lock.acquire(blocking=self._model is None):
             return  # someone else is loading: keep serving the current model
+        if self._model is None and self._checked_at > now:
+            # We waited while another request checked (an unreachable store may take seconds):
+            # take its answer instead of queueing one more check behind it.
+            self._load_lock.release()
+            return
+        self._next_check = now + self.check_interval
+        if self.remote and self._model is not None and self.background:
+            # On an object store the check itself is a network round trip: no request waits for it.
+            threading.Thread(target=self._check_then_release, args=(now,), name="model-check", daemon=True).start()
+            return
         handed_off = False
         try:
-            self._next_check = now + self.check_interval
-            stamp = self._stamp()
-            if stamp == self._pointer_stamp and self._model is not None:
-                return
-            version = storage.read_pointer(self.models_dir)
-            if version is None:
-                self.stats.last_error = f"no published model in {self.models_dir} (no LATEST pointer): run the pipeline first"
-                self._pointer_stamp = stamp
-                return
-            if self._model is not None and version == self._model.version:
-                self._pointer_stamp = stamp
-                return
-            refused = self._refused
-            if refused and refused.version == version and now - refused.at < self.retry_after:
-                return
-            if self._model is not None and self.background:
-                # Load on a side thread: this request, like every other, goes on with the old model.
-                threading.Thread(target=self._load_then_release, args=(version, stamp, now),
-                                 name=f"model-load-{version}", daemon=True).start()
-                handed_off = True
-                return
-            self._load(version, stamp, now)
+            handed_off = self._check(now, hand_off=self.background)
         finally:
+            self._checked_at = self._clock()
             if not handed_off:
                 self._load_lock.release()
+
+    def _check_then_release(self, now: float) -> None:
+        try:
+            self._check(now, hand_off=False)
+        except Exception:  # never let a checker thread die silently holding the lock
+            log.exception("unexpected error checking %s for a new model", self.models_dir)
+        finally:
+            self._load_lock.release()
+
+    def _check(self, now: float, hand_off: bool) -> bool:
+        """Look at LATEST and load a new version; True when a loader thread took over the lock."""
+        try:
+            stamp = storage.pointer_stamp(self.models_dir)
+            unchanged = stamp == self._pointer_stamp and self._model is not None
+            version = None if unchanged else storage.read_pointer(self.models_dir)
+        except OSError as exc:  # storage.StorageError: the store is unreachable or refuses us
+            kept = self._model.version if self._model else None
+            self.stats.last_error = (str(exc) if isinstance(exc, storage.StorageError)  # it names the location
+                                     else f"cannot read {self.models_dir / storage.LATEST_POINTER}: {exc}")
+            if not self._unreachable:
+                log.warning("%s; %s", self.stats.last_error, f"still serving {kept}" if kept else "no model to serve yet")
+            self._unreachable = True
+            return False
+        if self._unreachable:
+            self._unreachable = False
+            log.info("%s is reachable again", self.models_dir)
+            if self._model is not None:
+                self.stats.last_error = ""
+        if unchanged:
+            return False
+        if version is None:
+            self.stats.last_error = f"no published model in {self.models_dir} (no LATEST pointer): run the pipeline first"
+            self._pointer_stamp = stamp
+            return False
+        if self._model is not None and version == self._model.version:
+            self._pointer_stamp = stamp
+            return False
+        refused = self._refused
+        if refused and refused.version == version and now - refused.at < self.retry_after:
+            return False
+        if self._model is not None and hand_off:
+            # Load on a side thread: this request, like every other, goes on with the old model.
+            threading.Thread(target=self._load_then_release, args=(version, stamp, now),
+                             name=f"model-load-{version}", daemon=True).start()
+            return True
+        self._load(version, stamp, now)
+        return False
 
     def _load_then_release(self, version: str, stamp, now: float) -> None:
         try:

@@ -5,7 +5,6 @@ Jinja autoescaping is on for every template: a title or query with HTML in it is
 
 from __future__ import annotations
 
-import json
 import math
 
 from flask import Blueprint, current_app, render_template, request
@@ -31,7 +30,7 @@ def _form(model, **values):
         "modes": [(m, MODE_HELP.get(m, "")) for m in MODES],
         "default_mode": model.bundle.default_mode if model else "normal",
         # "best measured" only once the quality step has measured the modes (it writes quality.json)
-        "default_label": "best measured" if model and (model.bundle.path / "quality.json").is_file() else "default",
+        "default_label": "best measured" if model and model.bundle.quality else "default",
         "max_k": MAX_K,
         "form": {
             "song": (values.get("song") if "song" in values else args.get("song", ""))[:300],
@@ -85,11 +84,8 @@ def _fmt(value: object) -> str:
 def _quality(model) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, list[str]]]]:
     """From the bundle's quality.json (written by the quality step before publishing), if any:
     its top-level facts, and a per-mode metrics table (metric names, then one row per mode)."""
-    try:
-        data = json.loads((model.bundle.path / "quality.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return [], [], []
-    if not isinstance(data, dict):
+    data = model.bundle.quality  # read with the bundle: pages never touch the (maybe remote) store
+    if not data:
         return [], [], []
     facts = [(str(k), _fmt(v)) for k, v in data.items()
              if isinstance(v, (int, float, str)) and not isinstance(v, bool)][:20]
@@ -111,7 +107,7 @@ def model_page():
     model = store().current()
     bundle = model.bundle
     facts, metrics, rows = _quality(model)
-    plots = [(name, caption) for name, caption in PLOTS.items() if (bundle.path / "plots" / name).is_file()]
+    plots = [(name, caption) for name, caption in PLOTS.items() if name in model.plots]
     return render_template(
         "model.html", plots=plots, quality=facts, quality_metrics=metrics, quality_rows=rows,
         summary={

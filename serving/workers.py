@@ -11,8 +11,6 @@ Each worker loads its own copy of the model (about 1.3 GB at 1M tracks).
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
 from serving.app import DATA_DIR_ENV
 from serving.wsgi import CHECK_INTERVAL_ENV
 
@@ -23,7 +21,7 @@ def serve_workers(data_dir: str | os.PathLike[str], host: str, port: int, worker
     from granian import Granian
     from granian.constants import Interfaces
 
-    os.environ[DATA_DIR_ENV] = str(Path(data_dir))
+    os.environ[DATA_DIR_ENV] = os.fspath(data_dir)  # a URL stays a URL (Path would fold s3://)
     os.environ[CHECK_INTERVAL_ENV] = str(check_interval)
     Granian("serving.wsgi:app_from_env", factory=True, interface=Interfaces.WSGI, address=host, port=port,
             workers=workers, blocking_threads=threads, log_access=False).serve()

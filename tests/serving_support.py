@@ -23,7 +23,7 @@ def copy_models(src_data_dir: Path, dst_data_dir: Path) -> Path:
     return dst
 
 
-def publish_variant(models_dir: Path, bundle: ModelBundle, tracks: pd.DataFrame | None = None,
+def publish_variant(models_dir: storage.Location, bundle: ModelBundle, tracks: pd.DataFrame | None = None,
                     default_mode: str | None = None, extra_files: dict[str, bytes] | None = None) -> str:
     """Publish a new bundle through the real writer (write folder, add extra files, replace LATEST)."""
     tracks = bundle.tracks if tracks is None else tracks
@@ -33,8 +33,7 @@ def publish_variant(models_dir: Path, bundle: ModelBundle, tracks: pd.DataFrame 
     version, path = write_bundle(models_dir, tracks.reset_index(drop=True), bundle.embedding, bundle.centroids,
                                  settings)
     for name, data in (extra_files or {}).items():
-        (path / name).parent.mkdir(parents=True, exist_ok=True)
-        (path / name).write_bytes(data)
+        storage.write_bytes(data, path / name)
     storage.publish_pointer(models_dir, version)
     return version
 

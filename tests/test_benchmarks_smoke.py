@@ -75,3 +75,11 @@ def test_http_load_smoke(client: str, server: str, capsys: pytest.CaptureFixture
     assert all(r["server"] == server and r["search"] == "exact" for r in rows)
     assert all(r["errors"] == "0" and int(r["requests"]) >= 10 for r in rows)
     assert all(float(r["server CPU ms/req"]) > 0 for r in rows)
+
+
+def test_load_bundle_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import load_bundle
+
+    assert load_bundle.main(["--sizes", "600", "--runs", "1", "--remote", "memory,s3"]) == 0
+    out = capsys.readouterr().out
+    assert "| local, this code |" in out and "| memory:// |" in out and "| s3:// |" in out

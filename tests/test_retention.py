@@ -1,14 +1,18 @@
-"""The retention rule for old model versions (pure logic; the asset that applies it is tested in
-test_pipeline-style materializations)."""
+"""The retention rule for old model versions: the pure rule, then the model_retention asset
+applying it through Dagster to a models folder on a local disk and on an object store."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
-from music_assets.core.bundle import new_version
+from music_assets.core import storage
+from music_assets.core.bundle import META_FILE, TRACKS_FILE, new_version
 from music_assets.core.retention import version_time, versions_to_prune
+from tests.conftest import materialize_demo
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
@@ -45,3 +49,68 @@ def test_nothing_pruned_without_a_published_version() -> None:
     assert versions_to_prune(names, "garbage", keep_previous=0, now=NOW, min_age=timedelta(0)) == []
     with pytest.raises(ValueError, match="keep_previous"):
         versions_to_prune(names, day(0), keep_previous=-1, now=NOW, min_age=timedelta(0))
+
+
+# -- the model_retention asset: the rule applied to a real models folder, local or object store ----
+
+
+@pytest.fixture(params=["local", "memory"])
+def data_dir(request, tmp_path: Path):
+    if request.param == "local":
+        yield storage.as_path(tmp_path / "data")
+        return
+    path = storage.as_path(f"memory://music-adviser-{uuid.uuid4().hex}/data")
+    yield path
+    storage.remove_tree(path)
+
+
+def fake_bundle(models, version: str) -> None:
+    """A bundle folder as the pipeline leaves it: several files, one in a subfolder."""
+    for name in (TRACKS_FILE, "quality.json", "plots/elbow.png", META_FILE):
+        storage.write_bytes(b"x", models / version / name)
+
+
+def retention(data_dir, keep_previous: int, min_age_hours: float):
+    result = materialize_demo(data_dir, selection=["model_retention"], run_config={
+        "ops": {"model_retention": {"config": {"keep_previous": keep_previous, "min_age_hours": min_age_hours}}}})
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    return event.event_specific_data.materialization.metadata
+
+
+def test_retention_asset_deletes_only_old_versions_beyond_the_rollback_targets(data_dir) -> None:
+    now = datetime.now(timezone.utc)
+    models = data_dir / "models"
+    versions = [new_version(f"{n:08x}" * 8, now - timedelta(days=n)) for n in range(7)]
+    for v in versions:
+        fake_bundle(models, v)
+    storage.write_text("a user's note", models / "notes.txt")
+    fake_bundle(models, ".staging-abc")  # a crashed write's leftovers are not versions
+    storage.publish_pointer(models, versions[2])  # versions[0:2] are newer builds (e.g. a run in flight)
+
+    meta = retention(data_dir, keep_previous=2, min_age_hours=1)
+    assert meta["deleted_versions"].value == [versions[6], versions[5]]
+    assert meta["published_version"].value == versions[2] and meta["deleted_count"].value == 2
+    left = storage.list_names(models)
+    assert set(versions[:5]) <= set(left) and not {versions[5], versions[6]} & set(left)
+    assert {"notes.txt", ".staging-abc", storage.LATEST_POINTER} <= set(left)
+    assert storage.read_pointer(models) == versions[2]
+    for v in versions[2:5]:  # the published bundle and its rollback targets are whole
+        assert storage.read_bytes(models / v / "plots" / "elbow.png") == b"x"
+
+    meta = retention(data_dir, keep_previous=0, min_age_hours=36)  # day 3 and 4 are older than 36 h
+    assert meta["deleted_versions"].value == [versions[4], versions[3]]
+    assert storage.exists(models / versions[2] / META_FILE)  # the published one, never
+
+
+def test_retention_asset_spares_young_versions_and_does_nothing_without_a_publish(data_dir) -> None:
+    now = datetime.now(timezone.utc)
+    models = data_dir / "models"
+    versions = [new_version("ab" * 32, now - timedelta(minutes=m)) for m in (1, 10, 20, 120)]
+    for v in versions:
+        fake_bundle(models, v)
+    assert retention(data_dir, keep_previous=0, min_age_hours=0)["deleted_versions"].value == []  # no LATEST
+    storage.publish_pointer(models, versions[0])
+    meta = retention(data_dir, keep_previous=0, min_age_hours=0.5)
+    assert meta["deleted_versions"].value == [versions[3]]  # 10 and 20 minutes old: still young
+    assert set(versions[:3]) <= set(storage.list_names(models))

@@ -9,9 +9,7 @@ load_bundle picks the index up when it is present and matches the bundle; recomm
 Below `min_tracks` no index is built: exact search is fast enough there (README "Performance").
 """
 
-import json
 import time
-from pathlib import Path
 
 import dagster as dg
 
@@ -31,7 +29,7 @@ class AnnIndexConfig(dg.Config):
     threads: int = -1  # -1: one per core
 
 
-def bundle_dir(store: DataStore) -> Path:
+def bundle_dir(store: DataStore) -> storage.StorePath:
     """The bundle recommender_model last built (not yet published), else the one LATEST names."""
     try:
         return store.models_dir / built_version(store)
@@ -47,7 +45,7 @@ def ann_index(context: dg.AssetExecutionContext, config: AnnIndexConfig, store: 
     """An HNSW graph (Spotify's Voyager) over the bundle's scaled features, for catalogs of at
     least `min_tracks` tracks, so recommendations stay sub-millisecond at a million tracks."""
     path = bundle_dir(store)
-    meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    meta = storage.read_json(path / META_FILE)
     n = int(meta["n_tracks"])
     common = {"bundle_path": dg.MetadataValue.path(str(path)), "version": path.name,
               "dagster/row_count": n, "min_tracks": config.min_tracks}
@@ -59,7 +57,7 @@ def ann_index(context: dg.AssetExecutionContext, config: AnnIndexConfig, store: 
     t0 = time.perf_counter()
     written = ann.write_index(path, bundle.scaled, meta["files"][TRACKS_FILE], params, config.threads)
     build_s = time.perf_counter() - t0
-    size = (path / ann.INDEX_FILE).stat().st_size
+    size = storage.size(path / ann.INDEX_FILE)
     context.log.info(f"ANN index over {written.n_indexed:,} distinct vectors of {n:,} tracks in {build_s:.1f} s")
     return dg.MaterializeResult(
         metadata={

@@ -9,27 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from music_assets.core import storage
 
 
-def fingerprint(inputs: list[Path], config: dict[str, Any], code_version: str) -> str:
+def fingerprint(inputs: list[storage.StorePath], config: dict[str, Any], code_version: str) -> str:
     """A hash of the input files' bytes, the step's config and its code version."""
     parts = {"inputs": {p.name: storage.file_sha256(p) for p in inputs}, "config": config, "code_version": code_version}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-def unchanged(marker: Path, current: str, outputs: list[Path]) -> bool:
+def unchanged(marker: storage.StorePath, current: str, outputs: list[storage.StorePath]) -> bool:
     """True when the last run recorded `current` and left every output in place."""
-    if not all(p.exists() for p in outputs) or not marker.exists():
+    if not all(storage.exists(p) for p in outputs):
         return False
     try:
-        return json.loads(marker.read_text(encoding="utf-8")).get("fingerprint") == current
-    except (OSError, json.JSONDecodeError, AttributeError):
+        return storage.read_json(marker).get("fingerprint") == current
+    except (OSError, ValueError, AttributeError):  # missing or damaged marker: refit
         return False
 
 
-def record(marker: Path, current: str) -> None:
+def record(marker: storage.StorePath, current: str) -> None:
     storage.write_json({"fingerprint": current}, marker)

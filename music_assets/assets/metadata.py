@@ -1,12 +1,12 @@
 """Metadata every asset records: path, row count, column schema, a preview."""
 
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from music_assets.core import storage
 
 
 def markdown_table(df: pd.DataFrame, rows: int = 5) -> dg.MetadataValue:
@@ -21,15 +21,16 @@ def _schema(schema: pa.Schema) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
 
 
-def parquet_metadata(path: Path, preview: pd.DataFrame | None = None, **extra: Any) -> dict[str, Any]:
+def parquet_metadata(path: storage.Location, preview: pd.DataFrame | None = None, **extra: Any) -> dict[str, Any]:
     """Describe a written Parquet file without loading it all: schema and count come from its footer."""
-    parquet = pq.ParquetFile(path)
-    if preview is None:
-        preview = next(parquet.iter_batches(batch_size=5), pa.RecordBatch.from_pylist([], parquet.schema_arrow)).to_pandas()
+    with storage.open_parquet(path) as parquet:
+        if preview is None:
+            preview = next(parquet.iter_batches(batch_size=5), pa.RecordBatch.from_pylist([], parquet.schema_arrow)).to_pandas()
+        num_rows, schema = parquet.metadata.num_rows, parquet.schema_arrow
     return {
         "path": dg.MetadataValue.path(str(path)),
-        "dagster/row_count": dg.MetadataValue.int(parquet.metadata.num_rows),
-        "dagster/column_schema": _schema(parquet.schema_arrow),
+        "dagster/row_count": dg.MetadataValue.int(num_rows),
+        "dagster/column_schema": _schema(schema),
         "preview": markdown_table(preview),
         **extra,
     }

@@ -5,7 +5,6 @@ serving's default mode follows the measurement, and keeps a history across versi
 """
 
 from datetime import datetime, timezone
-from pathlib import Path
 from time import perf_counter
 
 import dagster as dg
@@ -28,11 +27,11 @@ class QualityConfig(dg.Config):
     seed: int = 0
 
 
-def history_path(store: DataStore) -> Path:
+def history_path(store: DataStore) -> storage.StorePath:
     return store.asset_path("quality_history")
 
 
-def history_png_path(store: DataStore) -> Path:
+def history_png_path(store: DataStore) -> storage.StorePath:
     return store.root / "assets" / "pictures" / "quality_history.png"
 
 
@@ -61,7 +60,7 @@ def model_quality(context: dg.AssetExecutionContext, config: QualityConfig, stor
     write_quality(bundle.path, report)
 
     now = datetime.now(timezone.utc).isoformat()
-    old = storage.read_parquet(history_path(store)) if history_path(store).exists() else None
+    old = storage.read_parquet(history_path(store)) if storage.exists(history_path(store)) else None
     history = append_history(old, table, version, now)
     storage.write_parquet(history, history_path(store))
     png = plots.quality_history(history, history_png_path(store))

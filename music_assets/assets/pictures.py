@@ -5,10 +5,7 @@ model_pictures:   elbow curve and PCA map, inside the built bundle (plots/) so t
                   model page shows the pictures of the model it serves.
 """
 
-from pathlib import Path
-
 import dagster as dg
-import pyarrow.parquet as pq
 
 from music_assets.assets.cluster_k import chosen_k
 from music_assets.assets.recommender_model import built_version
@@ -19,11 +16,11 @@ from music_assets.resources import DataStore
 MODEL_PLOTS: tuple[str, ...] = ("elbow.png", "pca_map.png")
 
 
-def pictures_dir(store: DataStore) -> Path:
+def pictures_dir(store: DataStore) -> storage.StorePath:
     return store.root / "assets" / "pictures"
 
 
-def _shown(paths: dict[str, Path]) -> dict[str, dg.MetadataValue]:
+def _shown(paths: dict[str, storage.StorePath]) -> dict[str, dg.MetadataValue]:
     meta: dict[str, dg.MetadataValue] = {}
     for name, path in paths.items():
         meta[name] = dg.MetadataValue.md(plots.markdown_image(path, name))
@@ -51,7 +48,7 @@ def model_pictures(context: dg.AssetExecutionContext, store: DataStore) -> dg.Ma
     """Elbow curve with the chosen k and the 2-D PCA map coloured by cluster, in <bundle>/plots/."""
     version = built_version(store)
     bundle_dir = store.models_dir / version
-    table = pq.read_table(bundle_dir / TRACKS_FILE)
+    table = storage.read_table(bundle_dir / TRACKS_FILE)
     pcs = [c for c in table.column_names if c.startswith("pc_")]
     frame = table.select([*pcs, "cluster"]).to_pandas()
     curve = storage.read_parquet(store.asset_path("cluster_k"))

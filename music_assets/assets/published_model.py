@@ -25,7 +25,7 @@ def published_model(context: dg.AssetExecutionContext, store: DataStore) -> dg.M
     version = built_version(store)
     bundle_dir = store.models_dir / version
     missing = [name for name in (QUALITY_FILE, *(f"{PLOTS_DIR}/{p}" for p in MODEL_PLOTS))
-               if not (bundle_dir / name).is_file()]
+               if not storage.exists(bundle_dir / name)]
     if missing:
         raise dg.Failure(f"model {version} is incomplete, not publishing: missing {', '.join(missing)}")
     previous = storage.read_pointer(store.models_dir)

@@ -1,7 +1,5 @@
 """track_clusters: KMeans labels for every track, centroids beside them."""
 
-from pathlib import Path
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -17,7 +15,7 @@ class ClusterConfig(dg.Config):
     seed: int = 0
 
 
-def centroids_path(store: DataStore) -> Path:
+def centroids_path(store: DataStore) -> storage.StorePath:
     return store.asset_path("track_clusters_centroids")
 
 

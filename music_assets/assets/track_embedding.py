@@ -1,7 +1,5 @@
 """track_embedding: StandardScaler + PCA fitted on the clean tracks."""
 
-from pathlib import Path
-
 import dagster as dg
 import pandas as pd
 
@@ -17,7 +15,7 @@ class EmbeddingConfig(dg.Config):
     features: list[str] = list(DEFAULT_MODEL_FEATURES)
 
 
-def params_path(store: DataStore) -> Path:
+def params_path(store: DataStore) -> storage.StorePath:
     return store.asset_path("track_embedding", ".params.json")
 
 

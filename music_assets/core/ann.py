@@ -13,7 +13,7 @@ vector (about 2% of a catalog), and thousands of identical points form a clique 
 leave, which cut recall@10 to 0.86 (hnswlib) and 0.95 (Voyager) at 1M tracks. So the graph holds one representative row per
 distinct vector, and a small table maps each representative to its duplicate rows.
 
-Stored inside the bundle folder as data, no pickle:
+Stored inside the bundle folder (local or on an object store, core/storage.py) as data, no pickle:
     models/<version>/ann_index.voy        the graph and vectors (Voyager's own file format)
     models/<version>/ann_duplicates.parquet  representative row -> duplicate row
     models/<version>/ann_index.json       library, parameters, n, dim, checksums (written last)
@@ -21,10 +21,9 @@ Stored inside the bundle folder as data, no pickle:
 
 from __future__ import annotations
 
-import json
-import os
+import hashlib
+import io
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -163,48 +162,54 @@ def build_index(scaled: np.ndarray, params: AnnParams = AnnParams(), threads: in
     return index, duplicates
 
 
-def _atomic(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
-
-
-def write_index(bundle_dir: str | os.PathLike[str], scaled: np.ndarray, tracks_sha256: str,
+def write_index(bundle_dir: storage.Location, scaled: np.ndarray, tracks_sha256: str,
                 params: AnnParams = AnnParams(), threads: int = -1) -> AnnMeta:
-    """Build an index for `scaled` and store it in `bundle_dir`; each file appears atomically and
-    the JSON sidecar comes last, so a reader never pairs a new sidecar with an old index."""
-    bundle_dir = Path(bundle_dir)
+    """Build an index for `scaled` and store it in `bundle_dir` (local or object store); each file
+    appears whole (storage.atomic_path) and the JSON sidecar comes last, so a reader never pairs a
+    new sidecar with an old index."""
+    bundle_dir = storage.as_path(bundle_dir)
     index, duplicates = build_index(scaled, params, threads)
-    index_tmp, dup_tmp, meta_tmp = (_atomic(bundle_dir / f) for f in (INDEX_FILE, DUPLICATES_FILE, META_FILE))
-    try:
-        index.save(str(index_tmp))
-        pq.write_table(pa.table({"label": duplicates.label, "row": duplicates.row}), dup_tmp, compression="zstd")
-        meta = AnnMeta(
-            format_version=FORMAT_VERSION, library=LIBRARY, library_version=_library_version(),
-            n=int(scaled.shape[0]), dim=int(scaled.shape[1]), n_indexed=int(index.num_elements), params=params,
-            index_sha256=storage.file_sha256(index_tmp), duplicates_sha256=storage.file_sha256(dup_tmp), tracks_sha256=tracks_sha256,
-        )
-        meta_tmp.write_text(json.dumps(meta.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(index_tmp, bundle_dir / INDEX_FILE)
-        os.replace(dup_tmp, bundle_dir / DUPLICATES_FILE)
-        os.replace(meta_tmp, bundle_dir / META_FILE)
-    finally:
-        for tmp in (index_tmp, dup_tmp, meta_tmp):
-            if tmp.exists():
-                tmp.unlink()
+    with storage.atomic_path(bundle_dir / INDEX_FILE) as tmp:
+        index.save(str(tmp))  # Voyager writes a local file; storage moves or uploads it
+        index_sha256 = storage.file_sha256(tmp)
+    with storage.atomic_path(bundle_dir / DUPLICATES_FILE) as tmp:
+        pq.write_table(pa.table({"label": duplicates.label, "row": duplicates.row}), tmp, compression="zstd")
+        duplicates_sha256 = storage.file_sha256(tmp)
+    meta = AnnMeta(
+        format_version=FORMAT_VERSION, library=LIBRARY, library_version=_library_version(),
+        n=int(scaled.shape[0]), dim=int(scaled.shape[1]), n_indexed=int(index.num_elements), params=params,
+        index_sha256=index_sha256, duplicates_sha256=duplicates_sha256, tracks_sha256=tracks_sha256,
+    )
+    storage.write_json(meta.to_dict(), bundle_dir / META_FILE)
     return meta
 
 
-def has_index(bundle_dir: str | os.PathLike[str]) -> bool:
-    return (Path(bundle_dir) / META_FILE).is_file()
+def has_index(bundle_dir: storage.Location) -> bool:
+    return storage.exists(storage.as_path(bundle_dir) / META_FILE)
 
 
-def load_index(bundle_dir: str | os.PathLike[str], n: int, dim: int, tracks_sha256: str | None,
-               verify: bool = True) -> AnnIndex:
-    """Load the bundle's index, refusing one that does not match the bundle it sits in."""
+def _load_voyager(path: storage.StorePath, sha256: str | None):
+    """Voyager's index from `path`, its bytes checked against `sha256` (None: not checked).
+    Locally Voyager reads the file in native code; from an object store it is fetched once and
+    loaded from memory (Voyager takes a file-like object)."""
     import voyager
 
-    bundle_dir = Path(bundle_dir)
+    if storage.is_local(path):
+        if sha256 is not None and storage.file_sha256(path) != sha256:
+            raise storage.ChecksumMismatch(f"{path.name} does not match its checksum")
+        return voyager.Index.load(str(path))
+    data = storage.read_bytes(path)
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise storage.ChecksumMismatch(f"{path.name} does not match its checksum")
+    return voyager.Index.load(io.BytesIO(data))
+
+
+def load_index(bundle_dir: storage.Location, n: int, dim: int, tracks_sha256: str | None,
+               verify: bool = True) -> AnnIndex:
+    """Load the bundle's index, refusing one that does not match the bundle it sits in."""
+    bundle_dir = storage.as_path(bundle_dir)
     try:
-        meta = AnnMeta.from_dict(json.loads((bundle_dir / META_FILE).read_text(encoding="utf-8")))
+        meta = AnnMeta.from_dict(storage.read_json(bundle_dir / META_FILE))
     except FileNotFoundError as exc:
         raise AnnIndexError(f"no {META_FILE} in {bundle_dir}") from exc
     except (KeyError, TypeError, ValueError) as exc:
@@ -216,14 +221,15 @@ def load_index(bundle_dir: str | os.PathLike[str], n: int, dim: int, tracks_sha2
     if tracks_sha256 is not None and meta.tracks_sha256 != tracks_sha256:
         raise AnnIndexError("index was built from another tracks file than this bundle's")
     path, dup_path = bundle_dir / INDEX_FILE, bundle_dir / DUPLICATES_FILE
-    for p in (path, dup_path):
-        if not p.is_file():
-            raise AnnIndexError(f"{p.name} is missing from {bundle_dir}")
-    if verify and (storage.file_sha256(path) != meta.index_sha256 or storage.file_sha256(dup_path) != meta.duplicates_sha256):
-        raise AnnIndexError(f"{INDEX_FILE} or {DUPLICATES_FILE} does not match its checksum (corrupt or half-written)")
     try:
-        index = voyager.Index.load(str(path))
-        dups = pq.read_table(dup_path)
+        index = _load_voyager(path, meta.index_sha256 if verify else None)
+        dups = storage.read_checked_table(dup_path, meta.duplicates_sha256 if verify else None)
+    except FileNotFoundError as exc:
+        raise AnnIndexError(f"{INDEX_FILE} or {DUPLICATES_FILE} is missing from {bundle_dir}") from exc
+    except storage.ChecksumMismatch as exc:
+        raise AnnIndexError(f"{INDEX_FILE} or {DUPLICATES_FILE} does not match its checksum (corrupt or half-written)") from exc
+    except storage.StorageError:
+        raise
     except Exception as exc:  # both libraries raise several types for damaged files
         raise AnnIndexError(f"cannot read the ANN index in {bundle_dir}: {exc}") from exc
     if index.num_elements != meta.n_indexed or index.num_dimensions != dim:

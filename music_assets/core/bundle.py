@@ -6,8 +6,10 @@
     models/<version>/plots/*.png      elbow curve and PCA map (written before publishing)
     models/LATEST                     the published version (replaced atomically)
 
-A bundle is written under a temporary folder name and renamed into place, and checksums in
-model.json let a loader refuse a bundle that was corrupted or only half written.
+A bundle is written under a temporary folder name and renamed into place (on an object store,
+uploaded file by file with model.json last), and checksums in model.json let a loader refuse a
+bundle that was corrupted or only half written. The folder may be local or on an object store
+(core/storage.py).
 """
 
 from __future__ import annotations
@@ -15,21 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from music_assets.core import ann as ann_lib
 from music_assets.core import storage
@@ -42,6 +39,7 @@ TRACKS_FILE = "tracks.parquet"
 META_FILE = "model.json"
 QUALITY_FILE = "quality.json"
 PLOTS_DIR = "plots"
+PLOT_FILES = ("elbow.png", "pca_map.png")  # written by the model_pictures asset before publishing
 log = logging.getLogger(__name__)
 # normalize_text(title), computed once when the bundle is written so loading needs no per-row Python.
 TITLE_KEY = "title_key"
@@ -63,22 +61,26 @@ def new_version(content_hash: str, now: datetime | None = None) -> str:
 
 
 def write_bundle(
-    models_dir: str | os.PathLike[str],
+    models_dir: storage.Location,
     tracks: pd.DataFrame,
     embedding: Embedding,
     centroids: np.ndarray,
     settings: dict[str, Any],
     now: datetime | None = None,
-) -> tuple[str, Path]:
-    """Write a complete bundle folder and return (version, path). Does not publish it."""
-    models_dir = Path(models_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
+    share_tracks_from: storage.Location | None = None,
+) -> tuple[str, storage.StorePath]:
+    """Write a complete bundle folder and return (version, path). Does not publish it.
+
+    The folder is assembled in a staging folder and moved into place (locally one rename; on an
+    object store each file uploaded, model.json last). With `share_tracks_from` (the previous
+    bundle), a tracks file with the same checksum is shared instead of stored again: a hard link
+    locally, a server-side copy on an object store (nothing uploaded).
+    """
+    models_dir = storage.as_path(models_dir)
     missing = [c for c in (*BUNDLE_TRACK_COLUMNS, *embedding.features) if c not in tracks]
     if missing:
         raise BundleError(f"bundle tracks lack column(s): {', '.join(missing)}")
-    staging = models_dir / f".staging-{uuid.uuid4().hex}"
-    staging.mkdir()
-    try:
+    with storage.staging_folder(models_dir) as staging:
         table_cols = [*BUNDLE_TRACK_COLUMNS, *embedding.features,
                       *[c for c in tracks.columns if c.startswith("pc_")]]
         table = tracks.loc[:, table_cols].assign(**{TITLE_KEY: [normalize_text(t) for t in tracks["title"]]})
@@ -98,11 +100,22 @@ def write_bundle(
         }
         storage.write_json(meta, staging / META_FILE)
         final = models_dir / version
-        os.replace(staging, final)
+        if share_tracks_from is not None and _tracks_sha256(share_tracks_from) == tracks_hash:
+            previous = storage.as_path(share_tracks_from) / TRACKS_FILE
+            if storage.is_local(final):
+                storage.share_file(previous, staging / TRACKS_FILE)
+            elif storage.share_file(previous, final / TRACKS_FILE):
+                (staging / TRACKS_FILE).unlink()  # already in place: only model.json is uploaded
+        storage.publish_folder(staging, final, last=META_FILE)
         return version, final
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _tracks_sha256(bundle_dir: storage.Location) -> str | None:
+    """The tracks checksum a bundle's model.json records, or None when unreadable."""
+    try:
+        return storage.read_json(storage.as_path(bundle_dir) / META_FILE)["files"][TRACKS_FILE]
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _list_array(series: pd.Series) -> pa.Array:
@@ -194,7 +207,7 @@ class ModelBundle:
     """A loaded bundle with the arrays recommendation needs, computed once at load."""
 
     version: str
-    path: Path
+    path: storage.StorePath  # the bundle folder, local or on an object store
     meta: dict[str, Any]
     tracks: pd.DataFrame
     embedding: Embedding
@@ -248,29 +261,35 @@ class ModelBundle:
         return RecommendIndex(self)
 
 
-def load_bundle(models_dir: str | os.PathLike[str], version: str | None = None, verify: bool = True) -> ModelBundle:
-    """Load a bundle (the published one by default), refusing anything incomplete or corrupt."""
-    models_dir = Path(models_dir)
+def load_bundle(models_dir: storage.Location, version: str | None = None, verify: bool = True) -> ModelBundle:
+    """Load a bundle (the published one by default), refusing anything incomplete or corrupt.
+
+    From an object store the tracks file is fetched once and parsed from memory (one GET, no
+    per-row Python); an unreachable store raises storage.StorageError (an OSError)."""
+    models_dir = storage.as_path(models_dir)
     version = version or storage.read_pointer(models_dir)
     if not version:
         raise BundleError(f"no published model in {models_dir} (no LATEST pointer): run the pipeline first")
     path = models_dir / version
     try:
-        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        meta = storage.read_json(path / META_FILE)
     except FileNotFoundError as exc:
         raise BundleError(f"model {version} has no {META_FILE} in {path}") from exc
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"model {version}: {META_FILE} is not valid JSON ({exc})") from exc
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"model {version}: format {meta.get('format_version')} is not {FORMAT_VERSION}")
-    tracks_path = path / TRACKS_FILE
-    if not tracks_path.exists():
-        raise BundleError(f"model {version}: {TRACKS_FILE} is missing")
-    if verify and storage.file_sha256(tracks_path) != meta.get("files", {}).get(TRACKS_FILE):
-        raise BundleError(f"model {version}: {TRACKS_FILE} does not match its checksum (corrupt or half-written)")
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        found = meta.get("format_version") if isinstance(meta, dict) else None
+        raise BundleError(f"model {version}: format {found} is not {FORMAT_VERSION}")
+    expected = meta.get("files", {}).get(TRACKS_FILE)
     try:
-        table = _fill_empty_lists(pq.read_table(tracks_path))
+        table = _fill_empty_lists(storage.read_checked_table(path / TRACKS_FILE, expected if verify else None))
         tracks = table.to_pandas(types_mapper=_arrow_lists)
+    except FileNotFoundError as exc:
+        raise BundleError(f"model {version}: {TRACKS_FILE} is missing") from exc
+    except storage.ChecksumMismatch as exc:
+        raise BundleError(f"model {version}: {TRACKS_FILE} does not match its checksum (corrupt or half-written)") from exc
+    except storage.StorageError:
+        raise
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise BundleError(f"model {version}: cannot read {TRACKS_FILE}: {exc}") from exc
     if len(tracks) != meta.get("n_tracks"):
@@ -281,36 +300,36 @@ def load_bundle(models_dir: str | os.PathLike[str], version: str | None = None, 
         version=version, path=path, meta=meta, tracks=tracks, embedding=embedding,
         centroids=np.asarray(meta["centroids"], dtype=np.float64), scaled=np.ascontiguousarray(scaled),
         clusters=tracks["cluster"].to_numpy(dtype=np.int32), quality=read_quality(path),
-        ann=_load_ann(path, scaled.shape, meta.get("files", {}).get(TRACKS_FILE), verify),
+        ann=_load_ann(path, scaled.shape, expected, verify),
     )
     return bundle
 
 
-def content_key(bundle_dir: str | os.PathLike[str]) -> str | None:
+def content_key(bundle_dir: storage.Location) -> str | None:
     """A hash of what a bundle recommends with (tracks file, scaler + PCA, centroids), blind to
     when and by which run it was built; None when the bundle is unreadable. Two bundles with the
     same key serve identical recommendations, so a refresh on unchanged input can keep the old one."""
     try:
-        meta = json.loads((Path(bundle_dir) / META_FILE).read_text(encoding="utf-8"))
+        meta = storage.read_json(storage.as_path(bundle_dir) / META_FILE)
         parts = [meta["files"][TRACKS_FILE], meta["embedding"], meta["centroids"]]
-    except (OSError, KeyError, TypeError, json.JSONDecodeError):
+    except (OSError, KeyError, TypeError, ValueError):
         return None
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def read_quality(bundle_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def read_quality(bundle_dir: storage.Location) -> dict[str, Any]:
     """quality.json of a bundle, or {} when absent or unreadable (older bundles have none; the
     model stays usable without it, only the default mode falls back to its setting)."""
     try:
-        quality = json.loads((Path(bundle_dir) / QUALITY_FILE).read_text(encoding="utf-8"))
+        quality = storage.read_json(storage.as_path(bundle_dir) / QUALITY_FILE)
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return {}
     return quality if isinstance(quality, dict) else {}
 
 
-def write_quality(bundle_dir: str | os.PathLike[str], report: dict[str, Any]) -> Path:
+def write_quality(bundle_dir: storage.Location, report: dict[str, Any]) -> storage.StorePath:
     """Add quality.json to a built bundle; call it before the bundle is published."""
-    return storage.write_json(report, Path(bundle_dir) / QUALITY_FILE)
+    return storage.write_json(report, storage.as_path(bundle_dir) / QUALITY_FILE)
 
 
 def _fill_empty_lists(table: pa.Table) -> pa.Table:
@@ -329,7 +348,7 @@ def _arrow_lists(dtype: pa.DataType) -> pd.ArrowDtype | None:
     return pd.ArrowDtype(dtype) if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) else None
 
 
-def _load_ann(path: Path, shape: tuple[int, int], tracks_sha256: str | None, verify: bool) -> ann_lib.AnnIndex | None:
+def _load_ann(path: storage.StorePath, shape: tuple[int, int], tracks_sha256: str | None, verify: bool) -> ann_lib.AnnIndex | None:
     """The bundle's ANN index when it has one; a broken or foreign index is skipped with a warning,
     because exact search still answers correctly (only slower)."""
     if not ann_lib.has_index(path):

@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from music_assets.core import storage
 from music_assets.core.schema import CHART_COLUMNS, CHART_KINDS
 
 TRACK_ID_PATTERN = r"[0-9A-Za-z]{22}"
@@ -220,6 +221,6 @@ def unique_tracks_from_parquet(chart_rows_path: str | Path, memory_limit: str = 
     con = duckdb.connect()
     try:
         con.execute(f"SET memory_limit='{memory_limit}'")
-        return con.sql(UNIQUE_TRACKS_SQL, params=[str(chart_rows_path)]).to_arrow_table()
+        return con.sql(UNIQUE_TRACKS_SQL, params=[storage.duckdb_path(con, chart_rows_path)]).to_arrow_table()
     finally:
         con.close()

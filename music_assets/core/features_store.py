@@ -7,15 +7,13 @@ imputed downstream rather than refetched on every run).
 
 from __future__ import annotations
 
-import shutil
+import fnmatch
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from music_assets.core import storage
 
@@ -69,16 +67,20 @@ def merge_fetched(known: pd.DataFrame | None, fetched: pd.DataFrame, asked: list
 
 # -- checkpoints: a long fetch writes what it has every N batches, so a killed run resumes --------
 
-def checkpoint_dir(store_path: Path) -> Path:
+def checkpoint_dir(store_path: storage.StorePath) -> storage.StorePath:
     """`track_features.checkpoint/` beside `track_features.parquet`: one small part per checkpoint."""
     return store_path.with_name(store_path.stem + ".checkpoint")
 
 
-def load_store(store_path: Path, parts_dir: Path) -> pd.DataFrame | None:
+def _parts(parts_dir: storage.StorePath) -> list[storage.StorePath]:
+    """Checkpoint parts in write order (their names sort by time)."""
+    return [parts_dir / name for name in storage.list_names(parts_dir) if fnmatch.fnmatch(name, "part-*.parquet")]
+
+
+def load_store(store_path: storage.StorePath, parts_dir: storage.StorePath) -> pd.DataFrame | None:
     """The store as last published plus every checkpoint part written since (newest wins)."""
-    frames = [pq.read_table(store_path).to_pandas()] if store_path.exists() else []
-    parts = sorted(parts_dir.glob("part-*.parquet")) if parts_dir.is_dir() else []
-    frames += [pq.read_table(p).to_pandas() for p in parts]
+    frames = [storage.read_table(store_path).to_pandas()] if storage.exists(store_path) else []
+    frames += [storage.read_table(p).to_pandas() for p in _parts(parts_dir)]
     frames = [f for f in frames if not f.empty]
     if not frames:
         return None
@@ -86,20 +88,22 @@ def load_store(store_path: Path, parts_dir: Path) -> pd.DataFrame | None:
     return merged.sort_values("track_id", kind="stable").loc[:, list(STORE_COLUMNS)].reset_index(drop=True)
 
 
-def checkpoint_rows(parts_dir: Path) -> int:
-    parts = sorted(parts_dir.glob("part-*.parquet")) if parts_dir.is_dir() else []
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+def checkpoint_rows(parts_dir: storage.StorePath) -> int:
+    total = 0
+    for part in _parts(parts_dir):
+        with storage.open_parquet(part) as parquet:
+            total += parquet.metadata.num_rows
+    return total
 
 
-def write_checkpoint(parts_dir: Path, rows: pd.DataFrame) -> Path:
+def write_checkpoint(parts_dir: storage.StorePath, rows: pd.DataFrame) -> storage.StorePath:
     """Write one part atomically; names sort in write order."""
     path = parts_dir / f"part-{time.time_ns():020d}.parquet"
     return storage.write_parquet(rows, path)
 
 
-def clear_checkpoints(parts_dir: Path) -> None:
-    if parts_dir.is_dir():
-        shutil.rmtree(parts_dir)
+def clear_checkpoints(parts_dir: storage.StorePath) -> None:
+    storage.remove_tree(parts_dir)
 
 
 @dataclass

@@ -8,9 +8,7 @@ one PNG atomically and returns its path.
 from __future__ import annotations
 
 import base64
-import os
 from collections import Counter
-from pathlib import Path
 from typing import Sequence
 
 import matplotlib
@@ -31,11 +29,11 @@ SEED_GENRES: tuple[str, ...] = ("dance pop", "latin", "boy band")
 MAP_SAMPLE = 5_000  # points drawn on the PCA map: enough to see the clusters, light to render
 
 
-def _save(fig: Figure, path: str | os.PathLike[str], dpi: int = 80) -> Path:
+def _save(fig: Figure, path: storage.Location, dpi: int = 80) -> storage.StorePath:
     FigureCanvasAgg(fig)
     with storage.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-    return Path(path)
+    return storage.as_path(path)
 
 
 def top_genres(genres: Sequence[Sequence[str]], n: int = 15) -> list[tuple[str, int]]:
@@ -44,7 +42,7 @@ def top_genres(genres: Sequence[Sequence[str]], n: int = 15) -> list[tuple[str, 
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
-def genre_pie(genres: Sequence[Sequence[str]], path: str | os.PathLike[str], n: int = 15) -> Path:
+def genre_pie(genres: Sequence[Sequence[str]], path: storage.Location, n: int = 15) -> storage.StorePath:
     """Pie of the n most common genres."""
     top = top_genres(genres, n)
     fig = Figure(figsize=(7, 7))
@@ -68,8 +66,8 @@ def compared_genres(genres: Sequence[Sequence[str]], wanted: Sequence[str] = SEE
     return [g for g, _ in top_genres(genres, n)]
 
 
-def genre_distributions(tracks: pd.DataFrame, path: str | os.PathLike[str], chosen: Sequence[str],
-                        features: Sequence[str] = DISTRIBUTION_FEATURES) -> Path:
+def genre_distributions(tracks: pd.DataFrame, path: storage.Location, chosen: Sequence[str],
+                        features: Sequence[str] = DISTRIBUTION_FEATURES) -> storage.StorePath:
     """Per-genre histograms of a few features (one panel per feature, one colour per genre)."""
     fig = Figure(figsize=(10, 7))
     axes = fig.subplots(2, 2).ravel()
@@ -85,7 +83,7 @@ def genre_distributions(tracks: pd.DataFrame, path: str | os.PathLike[str], chos
     return _save(fig, path)
 
 
-def elbow(curve: pd.DataFrame, chosen_k: int, path: str | os.PathLike[str]) -> Path:
+def elbow(curve: pd.DataFrame, chosen_k: int, path: storage.Location) -> storage.StorePath:
     """KMeans inertia against k, the chosen k marked."""
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
@@ -100,7 +98,7 @@ def elbow(curve: pd.DataFrame, chosen_k: int, path: str | os.PathLike[str]) -> P
     return _save(fig, path)
 
 
-def pca_map(coords: np.ndarray, labels: np.ndarray, path: str | os.PathLike[str], seed: int = 0) -> Path:
+def pca_map(coords: np.ndarray, labels: np.ndarray, path: storage.Location, seed: int = 0) -> storage.StorePath:
     """Tracks on the first two principal components, coloured by cluster (a fixed sample)."""
     coords = np.asarray(coords, dtype=float)
     labels = np.asarray(labels)
@@ -118,7 +116,7 @@ def pca_map(coords: np.ndarray, labels: np.ndarray, path: str | os.PathLike[str]
     return _save(fig, path)
 
 
-def quality_history(history: pd.DataFrame, path: str | os.PathLike[str], metric: str = "genre_hit_rate") -> Path:
+def quality_history(history: pd.DataFrame, path: storage.Location, metric: str = "genre_hit_rate") -> storage.StorePath:
     """One line per mode: `metric` for each evaluated model version, oldest first."""
     fig = Figure(figsize=(8, 4.5))
     ax = fig.add_subplot()
@@ -134,12 +132,11 @@ def quality_history(history: pd.DataFrame, path: str | os.PathLike[str], metric:
     return _save(fig, path)
 
 
-def is_png(path: str | os.PathLike[str]) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(len(PNG_SIGNATURE)) == PNG_SIGNATURE
+def is_png(path: storage.Location) -> bool:
+    return storage.read_bytes(path)[: len(PNG_SIGNATURE)] == PNG_SIGNATURE
 
 
-def markdown_image(path: str | os.PathLike[str], alt: str) -> str:
+def markdown_image(path: storage.Location, alt: str) -> str:
     """Markdown that shows a PNG inline in the Dagster UI (a data URI: the UI cannot read our disk)."""
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    data = base64.b64encode(storage.read_bytes(path)).decode("ascii")
     return f"![{alt}](data:image/png;base64,{data})"

@@ -1,0 +1,205 @@
+"""core/storage.py on a local folder and on fsspec's in-memory object store (same tests, both
+stores): whole-file writes, the LATEST pointer, folders, sharing, and a bundle's upload order."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from music_assets.automation import INCOMING_DIR_ENV, incoming_files_sensor
+from music_assets.core import ann, storage
+from music_assets.core.bundle import META_FILE, TRACKS_FILE, BundleError, content_key, load_bundle, write_bundle
+from music_assets.core.charts import unique_tracks_from_parquet
+from music_assets.core.features_store import (STORE_COLUMNS, checkpoint_dir, checkpoint_rows, clear_checkpoints,
+                                              load_store, write_checkpoint)
+from music_assets.resources import DataStore, SourceResource
+
+
+@pytest.fixture(params=["local", "memory"])
+def root(request, tmp_path: Path):
+    """A data folder: a local path, or a fresh prefix of fsspec's in-memory object store."""
+    if request.param == "local":
+        yield storage.as_path(tmp_path / "data")
+        return
+    path = storage.as_path(f"memory://music-adviser-{uuid.uuid4().hex}/data")
+    yield path
+    storage.remove_tree(path)
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def test_as_path_keeps_local_paths_plain_and_refuses_credentials_in_urls(tmp_path: Path) -> None:
+    assert type(storage.as_path(str(tmp_path))) is type(tmp_path) and storage.is_local("data")
+    assert storage.as_path(f"file://{tmp_path}") == tmp_path
+    assert not storage.is_local("memory://bucket/data") and not storage.is_local("s3://bucket/data")
+    with pytest.raises(ValueError, match="environment") as caught:
+        storage.as_path("s3://AKIAKEY:hunter2@bucket/data")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_writes_appear_whole_and_a_failed_write_leaves_the_old_file(root) -> None:
+    path = root / "assets" / "t.parquet"
+    storage.write_parquet(pd.DataFrame({"a": [1, 2, 3]}), path)
+    assert storage.read_parquet(path)["a"].tolist() == [1, 2, 3]
+    with pytest.raises(Boom):
+        with storage.parquet_writer(path, pa.schema([("a", pa.int64())])) as writer:
+            writer.write_table(pa.table({"a": [9] * 1000}))
+            raise Boom("the source failed halfway")
+    assert storage.read_parquet(path)["a"].tolist() == [1, 2, 3]  # the old file, not half a new one
+    with pytest.raises(Boom):
+        with storage.atomic_path(root / "assets" / "new.bin") as tmp:
+            tmp.write_bytes(b"half")
+            raise Boom()
+    assert not storage.exists(root / "assets" / "new.bin")
+    assert [n for n in storage.list_names(root / "assets")] == ["t.parquet"]  # no temporary left over
+    storage.write_json({"b": 1}, root / "x.json")
+    assert storage.read_json(root / "x.json") == {"b": 1}
+    assert storage.file_sha256(path) == hashlib.sha256(storage.read_bytes(path)).hexdigest()
+    assert storage.size(path) == len(storage.read_bytes(path))
+    with storage.open_parquet(path) as parquet:
+        assert parquet.metadata.num_rows == 3
+    with pytest.raises(FileNotFoundError, match="materialize the upstream asset"):
+        storage.read_parquet(root / "assets" / "missing.parquet")
+
+
+def test_pointer_names_only_existing_versions_and_its_stamp_changes_with_it(root) -> None:
+    models = root / "models"
+    assert storage.read_pointer(models) is None and storage.pointer_stamp(models) is None
+    with pytest.raises(FileNotFoundError):
+        storage.publish_pointer(models, "20260101T000000000000Z-aaaaaaaa")
+    for v in ("20260101T000000000000Z-aaaaaaaa", "20260102T000000000000Z-bbbbbbbb"):
+        storage.write_json({"version": v}, models / v / META_FILE)
+    storage.publish_pointer(models, "20260101T000000000000Z-aaaaaaaa")
+    first = storage.pointer_stamp(models)
+    assert storage.read_pointer(models) == "20260101T000000000000Z-aaaaaaaa" and first is not None
+    storage.publish_pointer(models, "20260102T000000000000Z-bbbbbbbb")
+    assert storage.read_pointer(models) == "20260102T000000000000Z-bbbbbbbb"
+    assert storage.pointer_stamp(models) != first
+
+
+def test_folders_list_delete_and_share(root) -> None:
+    for name in ("b/one.txt", "a/two.txt", "a/deep/three.txt", "c.txt"):
+        storage.write_text(name, root / name)
+    assert storage.list_names(root) == ["a", "b", "c.txt"]
+    assert storage.list_names(root / "nothing-here") == []
+    storage.remove_tree(root / "a")
+    assert storage.list_names(root) == ["b", "c.txt"] and not storage.exists(root / "a" / "two.txt")
+    storage.remove_tree(root / "a")  # already gone: nothing to do
+    storage.remove_file(root / "c.txt")
+    storage.remove_file(root / "c.txt")
+    assert storage.list_names(root) == ["b"]
+    storage.write_text("other", root / "shared.txt")
+    assert storage.share_file(root / "b" / "one.txt", root / "shared.txt")
+    assert storage.read_text(root / "shared.txt") == "b/one.txt"
+    if storage.is_local(root):  # a hard link: the same inode, no second copy on disk
+        assert (root / "shared.txt").stat().st_ino == (root / "b" / "one.txt").stat().st_ino
+
+
+def test_bundle_on_the_store_loads_like_the_local_one(root, demo_bundle, tmp_path: Path) -> None:
+    models = root / "models"
+    args = (demo_bundle.tracks, demo_bundle.embedding, demo_bundle.centroids, dict(demo_bundle.meta["settings"]))
+    version, path = write_bundle(models, *args)
+    storage.publish_pointer(models, version)
+    _, reference = write_bundle(tmp_path / "reference", *args)
+    loaded = load_bundle(models)
+    assert loaded.version == version and str(loaded.path) == str(path)
+    pd.testing.assert_frame_equal(loaded.tracks, load_bundle(reference.parent, reference.name).tracks)
+    np.testing.assert_array_equal(loaded.scaled, demo_bundle.scaled)
+    assert content_key(path) == content_key(reference)  # the same bytes, wherever they are stored
+    assert storage.list_names(path) == [META_FILE, TRACKS_FILE]  # no staging or temporary names left
+
+    # A second build with the same tracks shares the first one's file instead of storing it again.
+    again, again_path = write_bundle(models, demo_bundle.tracks, demo_bundle.embedding, demo_bundle.centroids,
+                                     {"default_mode": "nearest"}, share_tracks_from=path)
+    assert again != version and storage.read_bytes(again_path / TRACKS_FILE) == storage.read_bytes(path / TRACKS_FILE)
+    if storage.is_local(root):
+        assert (again_path / TRACKS_FILE).stat().st_ino == (path / TRACKS_FILE).stat().st_ino
+    assert load_bundle(models, again).meta["settings"] == {"default_mode": "nearest"}
+
+
+def test_a_bundle_cut_off_while_uploading_is_never_a_bundle(demo_bundle, monkeypatch) -> None:
+    """On an object store the files go up one by one, model.json (with the checksums) last: a writer
+    that dies before it leaves files no loader accepts, and LATEST still names the old model."""
+    models = storage.as_path(f"memory://music-adviser-{uuid.uuid4().hex}/models")
+    good, _ = write_bundle(models, demo_bundle.tracks, demo_bundle.embedding, demo_bundle.centroids, {})
+    storage.publish_pointer(models, good)
+    uploads: list[str] = []
+    real_put = type(models.fs).put_file
+
+    def put_file(fs, lpath, rpath, *args, **kwargs):
+        uploads.append(rpath.rsplit("/", 1)[-1])
+        if rpath.endswith(META_FILE):
+            raise ConnectionResetError("the network went away")
+        return real_put(fs, lpath, rpath, *args, **kwargs)
+
+    monkeypatch.setattr(type(models.fs), "put_file", put_file)
+    with pytest.raises(storage.StorageError, match="cannot write memory://.*model.json"):
+        write_bundle(models, demo_bundle.tracks.iloc[:-5].reset_index(drop=True), demo_bundle.embedding,
+                     demo_bundle.centroids, {})
+    assert uploads == [TRACKS_FILE, META_FILE]  # the checksums go last
+    half = next(n for n in storage.list_names(models) if n not in (good, storage.LATEST_POINTER))
+    with pytest.raises(BundleError, match="no model.json"):
+        load_bundle(models, half)
+    assert load_bundle(models).version == good
+    storage.remove_tree(models.parent)
+
+
+def test_duckdb_aggregates_chart_rows_on_the_store(root, tmp_path: Path) -> None:
+    rows = pd.DataFrame({
+        "title": ["A", "A", "B"], "rank": [1, 3, 2], "date": pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-01"]).date,
+        "artist": ["X", "X", "Y"], "url": ["u1", "u1", "u2"], "region": ["Global", "France", "Global"],
+        "chart": ["top200"] * 3, "trend": [""] * 3, "streams": [10, 20, 5],
+        "track_id": ["0" * 22, "0" * 22, "1" * 22],
+    })
+    storage.write_parquet(rows, root / "assets" / "chart_rows.parquet")
+    storage.write_parquet(rows, tmp_path / "local_rows.parquet")
+    on_store = unique_tracks_from_parquet(root / "assets" / "chart_rows.parquet")
+    assert on_store.equals(unique_tracks_from_parquet(tmp_path / "local_rows.parquet"))
+    assert on_store.column("n_regions").to_pylist() == [2, 1] and on_store.column("total_streams").to_pylist() == [30, 5]
+
+
+def test_ann_index_round_trips_through_the_store(root, demo_bundle) -> None:
+    bundle_dir = root / "models" / "v"
+    meta = ann.write_index(bundle_dir, demo_bundle.scaled, "tracks-sha", ann.AnnParams(ef_construction=40))
+    assert storage.list_names(bundle_dir) == sorted([ann.INDEX_FILE, ann.DUPLICATES_FILE, ann.META_FILE])
+    index = ann.load_index(bundle_dir, *demo_bundle.scaled.shape, tracks_sha256="tracks-sha")
+    rows, _ = index.query(demo_bundle.scaled[7], 5)
+    assert rows[0] == 7 and index.meta == meta
+    storage.write_bytes(storage.read_bytes(bundle_dir / ann.INDEX_FILE)[:-100], bundle_dir / ann.INDEX_FILE)
+    with pytest.raises(ann.AnnIndexError, match="checksum"):
+        ann.load_index(bundle_dir, *demo_bundle.scaled.shape, tracks_sha256="tracks-sha")
+
+
+def test_feature_checkpoints_on_the_store(root) -> None:
+    store_path = root / "assets" / "track_features.parquet"
+    parts = checkpoint_dir(store_path)
+    assert checkpoint_rows(parts) == 0 and load_store(store_path, parts) is None
+    full = pd.DataFrame({"track_id": ["a", "b"], "source": ["demo", "demo"]}).reindex(columns=list(STORE_COLUMNS))
+    write_checkpoint(parts, full)
+    write_checkpoint(parts, full.iloc[:1])
+    assert checkpoint_rows(parts) == 3
+    assert load_store(store_path, parts)["track_id"].tolist() == ["a", "b"]
+    clear_checkpoints(parts)
+    assert checkpoint_rows(parts) == 0 and not storage.exists(parts)
+
+
+def test_incoming_sensor_asks_for_a_local_folder_when_the_data_folder_is_an_object_store(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv(INCOMING_DIR_ENV, raising=False)
+    resources = {"store": DataStore(data_dir="s3://bucket/data"), "source": SourceResource()}
+    skipped = incoming_files_sensor(dg.build_sensor_context(resources=resources))
+    assert isinstance(skipped, dg.SkipReason) and INCOMING_DIR_ENV in skipped.skip_message
+    monkeypatch.setenv(INCOMING_DIR_ENV, str(tmp_path))  # a local folder: watched as usual
+    (tmp_path / "charts.csv").write_text("title\n")
+    os.utime(tmp_path / "charts.csv", (1, 1))  # long settled
+    ran = incoming_files_sensor(dg.build_sensor_context(resources=resources))
+    assert isinstance(ran, dg.SensorResult) and len(ran.run_requests) == 1
