@@ -133,22 +133,26 @@ def _layout_columns(cols: dict[str, Column], layout: str, config: ChartFileConfi
 
 
 def _read_csv_group(spark: SparkSession, group: _CsvGroup, config: ChartFileConfig) -> DataFrame:
-    # Positional names c0..cN: header names may hold dots or spaces that Spark would parse.
-    schema = T.StructType([T.StructField(f"c{i}", T.StringType()) for i in range(len(group.names))]
+    # The header's own names (so Spark's header check agrees), quoted where they are used.
+    schema = T.StructType([T.StructField(name, T.StringType()) for name in group.names]
                           + [T.StructField(CORRUPT, T.StringType())])
     df = spark.read.csv(
         list(group.paths), schema=schema, header=True, enforceSchema=True, mode="PERMISSIVE",
         columnNameOfCorruptRecord=CORRUPT, escape='"', encoding="UTF-8", multiLine=False,
     )
-    position = {name: i for i, name in enumerate(group.names)}
-    cols = {chart: F.coalesce(F.col(f"c{position[src]}"), F.lit("")) for chart, src in group.mapping}
+    cols = {chart: F.coalesce(_quoted(src), F.lit("")) for chart, src in group.mapping}
     return df.select(*_layout_columns(cols, group.layout, config), F.col(CORRUPT),
                      F.lit(len(group.names)).alias(EXPECTED))
 
 
+def _quoted(name: str) -> Column:
+    """A column by its exact name, even with dots or spaces in it."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
 def _plain_string(field: T.StructField) -> Column:
     """A typed Parquet column as the text a CSV would hold (chart_inputs.as_plain_strings)."""
-    col = F.col(f"`{field.name}`")
+    col = _quoted(field.name)
     if isinstance(field.dataType, (T.TimestampType, T.TimestampNTZType)):
         col = F.to_date(col)
     return F.coalesce(col.cast("string"), F.lit(""))
