@@ -12,6 +12,8 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
+    # In local mode the executors live in the driver's JVM: its heap (default 1g) is all Spark has.
+    "spark.driver.memory": "2g",
     # Few, small shuffles: the default of 200 partitions costs ~200 tasks per aggregation.
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.session.timeZone": "UTC",
