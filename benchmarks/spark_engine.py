@@ -103,12 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--max-k", type=int, default=15, help="the elbow's largest k (both engines)")
-    parser.add_argument("--spark-n-init", type=int, default=None, help="Spark KMeans runs per k (default: the asset's)")
+    parser.add_argument("--spark-n-init", type=int, default=None, help="Spark KMeans runs per fit, elbow and final (default: the assets')")
     args = parser.parse_args(argv)
     elbow = {"max_k": args.max_k}
+    runs = {"n_init": args.spark_n_init} if args.spark_n_init else {}
     model_config = {"local": {"ops": {"cluster_k": {"config": elbow}}},
-                    "spark": {"ops": {"cluster_k": {"config": {**elbow, **(
-                        {"n_init": args.spark_n_init} if args.spark_n_init else {})}}}}}
+                    "spark": {"ops": {"cluster_k": {"config": {**elbow, **runs}}, "track_clusters": {"config": runs}}}}
     n_tracks, n_rows = sizes_arg(args.tracks)[0], sizes_arg(args.chart_rows)[0]
 
     from music_assets.assets.spark_stages import (

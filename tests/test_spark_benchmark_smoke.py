@@ -13,7 +13,7 @@ pytestmark = pytest.mark.spark
 def test_spark_engine_benchmark_smoke(spark, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
     from benchmarks import spark_engine
 
-    assert spark_engine.main(["--tracks", "600", "--chart-rows", "3000", "--max-k", "4", "--spark-n-init", "1"]) == 0
+    assert spark_engine.main(["--tracks", "600", "--chart-rows", "3000", "--max-k", "3", "--spark-n-init", "1"]) == 0
     out = capsys.readouterr().out
     for stage in ("chart_rows", "unique_tracks", "track_embedding", "cluster_k", "track_clusters"):
         assert f"| {stage} |" in out
