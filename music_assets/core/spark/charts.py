@@ -29,6 +29,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from music_assets.core import storage
 from music_assets.core.charts import CHART_ROW_SCHEMA, REJECTED_ROW_SCHEMA, ChartLoadReport
 from music_assets.core.schema import CHART_COLUMNS, CHART_KINDS
 from music_assets.core.sources.chart_inputs import PARQUET_SUFFIXES, is_chart_file
@@ -36,7 +37,6 @@ from music_assets.core.sources.files_charts import (
     CHART_LAYOUTS, TRACK_URL_PREFIX, ChartFileConfig, ChartFileError, detect_layout, is_gzip, read_header,
     resolve_layout,
 )
-from music_assets.core import storage
 from music_assets.core.spark.parquet_out import BATCH_ROWS, part_files, staging_dir, write_single_parquet
 
 CORRUPT = "_corrupt_record"  # Spark's column for a CSV line it could not split into the header's fields
