@@ -1,0 +1,165 @@
+"""The local engine against the Spark engine, stage by stage, on the same inputs in one run:
+chart_rows + unique_tracks over a demo charts CSV, and track_embedding + cluster_k +
+track_clusters over a demo catalog's clean tracks. Also Spark's start-up, and how closely the two
+engines' models agree (chosen k, adjusted Rand index, top-10 overlap of `nearest` and `normal`).
+
+    .venv/bin/python -m benchmarks.spark_engine --tracks 100k --chart-rows 2M --master 'local[2]'
+
+Each stage runs through Dagster (dg.materialize), local then Spark then local ... for --repeat
+rounds (median quoted), so machine noise hits both alike. Seconds per stage come from Dagster's
+event log. Spark runs in process (`--master`, default local[2]): on a 2-core machine it has no
+more cores than the local engine, so the ratio shows Spark's overhead here, not its scale-out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from benchmarks.common import print_table, sizes_arg
+from benchmarks.ingest_charts import write_demo_charts_csv
+from music_assets.assets.chart_rows import chart_rows
+from music_assets.assets.cluster_k import cluster_k
+from music_assets.assets.track_clusters import track_clusters
+from music_assets.assets.track_embedding import track_embedding
+from music_assets.assets.unique_tracks import unique_tracks
+from music_assets.core import storage
+from music_assets.core.cleaning import clean_tracks
+from music_assets.core.sources.demo import DemoCatalog, DemoConfig
+from music_assets.resources import DataStore, SourceResource
+
+
+def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Seconds per step of a run, from STEP_START to STEP_SUCCESS in Dagster's event log."""
+    start: dict[str, float] = {}
+    out: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        ev = entry.dagster_event
+        if ev is None or ev.step_key is None:
+            continue
+        if ev.event_type_value == "STEP_START":
+            start[ev.step_key] = entry.timestamp
+        elif ev.event_type_value == "STEP_SUCCESS":
+            out[ev.step_key] = entry.timestamp - start[ev.step_key]
+    return out
+
+
+def run(assets: list, data_dir: Path, source: SourceResource, spark=None, run_config: dict | None = None) -> dict[str, float]:
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"store": DataStore(data_dir=str(data_dir)), "source": source, **({"spark": spark} if spark else {})}
+    result = dg.materialize(assets, instance=instance, resources=resources, run_config=run_config)
+    if not result.success:
+        raise SystemExit(f"materialize failed in {data_dir}")
+    return step_seconds(instance, result.run_id)
+
+
+def write_clean_tracks(n_tracks: int, data_dir: Path) -> int:
+    """tracks.parquet for an n-track demo catalog (the chart stages are measured separately)."""
+    catalog = DemoCatalog(DemoConfig(n_tracks=n_tracks, seed=42))
+    truth = catalog.tracks
+    appearances = np.maximum(1, np.round(truth["popularity"].to_numpy() * 3)).astype(np.int64)
+    unique = pd.DataFrame({"track_id": truth["track_id"], "title": truth["title"], "artist": truth["artist"],
+                           "chart_appearances": appearances})
+    clean, _ = clean_tracks(unique, catalog.fetch_features(truth["track_id"].tolist()))
+    storage.write_parquet(clean, data_dir / "assets" / "tracks.parquet")
+    return len(clean)
+
+
+def agreement(local: Path, on_spark: Path) -> dict[str, object]:
+    """Chosen k, adjusted Rand index and mean top-10 overlap between the engines' models."""
+    from sklearn.metrics import adjusted_rand_score
+
+    def k_of(d: Path) -> int:
+        curve = pq.read_table(d / "assets" / "cluster_k.parquet").to_pandas()
+        return int(curve.loc[curve["chosen"], "k"].iloc[0])
+
+    a = pq.read_table(local / "assets" / "track_clusters.parquet").to_pandas()
+    b = pq.read_table(on_spark / "assets" / "track_clusters.parquet").to_pandas()
+    merged = a.merge(b, on="track_id", suffixes=("_l", "_s"))
+    ea = pq.read_table(local / "assets" / "track_embedding.parquet").to_pandas().set_index("track_id")
+    eb = pq.read_table(on_spark / "assets" / "track_embedding.parquet").to_pandas().set_index("track_id").loc[ea.index]
+    return {"k local": k_of(local), "k spark": k_of(on_spark),
+            "ARI": f"{adjusted_rand_score(merged['cluster_l'], merged['cluster_s']):.4f}",
+            "max coordinate difference": f"{np.abs(ea.to_numpy() - eb.to_numpy()).max():.1e}"}
+
+
+def fmt(seconds: list[float]) -> str:
+    return f"{statistics.median(seconds):.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tracks", default="100k", help="demo tracks for the model stages")
+    parser.add_argument("--chart-rows", default="2M", help="rows of the demo charts CSV for the ingestion stages")
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--max-k", type=int, default=15, help="the elbow's largest k (both engines)")
+    parser.add_argument("--spark-n-init", type=int, default=None, help="Spark KMeans runs per fit, elbow and final (default: the assets')")
+    args = parser.parse_args(argv)
+    elbow = {"max_k": args.max_k}
+    runs = {"n_init": args.spark_n_init} if args.spark_n_init else {}
+    model_config = {"local": {"ops": {"cluster_k": {"config": elbow}}},
+                    "spark": {"ops": {"cluster_k": {"config": {**elbow, **runs}}, "track_clusters": {"config": runs}}}}
+    n_tracks, n_rows = sizes_arg(args.tracks)[0], sizes_arg(args.chart_rows)[0]
+
+    from music_assets.assets.spark_stages import (
+        chart_rows_spark, cluster_k_spark, track_clusters_spark, track_embedding_spark, unique_tracks_spark,
+    )
+    from music_assets.core.spark.session import get_session
+    from music_assets.spark_resource import SparkResource
+
+    t0 = time.perf_counter()
+    get_session(args.master).range(1).count()
+    startup_s = time.perf_counter() - t0
+    spark = SparkResource.for_master(args.master)  # getOrCreate: the session just started
+
+    times: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="spark-bench-") as tmp:
+        root = Path(tmp)
+        csv_path = root / "charts.csv"
+        rows = write_demo_charts_csv(csv_path, n_rows)
+        source = SourceResource(kind="files", charts_path=str(csv_path))
+        ingest = {"local": [chart_rows, unique_tracks], "spark": [chart_rows_spark, unique_tracks_spark]}
+        model = {"local": [track_embedding, cluster_k, track_clusters],
+                 "spark": [track_embedding_spark, cluster_k_spark, track_clusters_spark]}
+        dirs = {e: root / e for e in ("local", "spark")}
+        clean = 0
+        for d in dirs.values():
+            clean = write_clean_tracks(n_tracks, d)
+        for round_ in range(args.repeat):
+            for engine in ("local", "spark"):
+                extra = spark if engine == "spark" else None
+                for stage, secs in run(ingest[engine], root / f"ingest-{engine}-{round_}", source, extra).items():
+                    times.setdefault((stage, engine), []).append(secs)
+                (dirs[engine] / "assets" / "cluster_k.fingerprint.json").unlink(missing_ok=True)  # refit each round
+                for stage, secs in run(model[engine], dirs[engine], source, extra, model_config[engine]).items():
+                    times.setdefault((stage, engine), []).append(secs)
+        agree = agreement(dirs["local"], dirs["spark"])
+
+    table = []
+    for stage, size in (("chart_rows", f"{rows:,} chart rows"), ("unique_tracks", f"{rows:,} chart rows"),
+                        ("track_embedding", f"{clean:,} tracks"), ("cluster_k", f"{clean:,} tracks"),
+                        ("track_clusters", f"{clean:,} tracks")):
+        local_s, spark_s = times[(stage, "local")], times[(stage, "spark")]
+        table.append({"stage": stage, "input": size, "local s": fmt(local_s), "spark s": fmt(spark_s),
+                      "spark / local": f"{statistics.median(spark_s) / max(statistics.median(local_s), 1e-9):.2f}"})
+    total = {e: sum(statistics.median(v) for (s, eng), v in times.items() if eng == e) for e in ("local", "spark")}
+    table.append({"stage": "**all five**", "input": "", "local s": f"{total['local']:.1f}",
+                  "spark s": f"{total['spark']:.1f}", "spark / local": f"{total['spark'] / max(total['local'], 1e-9):.2f}"})
+    print_table(table, title=f"Local vs Spark ({args.master}), median of {args.repeat} round(s)")
+    print(f"\nSpark session start-up (JVM + SparkContext, once per run process): {startup_s:.1f} s")
+    print_table([agree], title="Agreement of the two engines' models")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Spark settings shared by the Dagster resource, the tests and the benchmark."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+# Settings for an in-process `local[N]` session on a developer machine or CI: no web UI (a port
+# per session, never looked at in a run) and the driver on loopback (the machine has no routable
+# name, and a test must never listen beyond 127.0.0.1). Neither is set for a cluster master,
+# where executors must reach the driver by its real address.
+LOCAL_DEFAULTS: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    # In local mode the executors live in the driver's JVM: its heap (default 1g) is all Spark has.
+    "spark.driver.memory": "2g",
+    # Few, small shuffles: the default of 200 partitions costs ~200 tasks per aggregation.
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.showConsoleProgress": "false",  # a progress bar on stderr, mixed into run logs
+}
+CLUSTER_DEFAULTS: dict[str, str] = {"spark.sql.session.timeZone": "UTC"}
+
+
+def spark_conf(master: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The full Spark configuration for `master` (local[N], spark://host:7077, yarn, k8s://...):
+    defaults for that kind of master, then `extra` on top."""
+    base = LOCAL_DEFAULTS if master.startswith("local") else CLUSTER_DEFAULTS
+    return {**base, "spark.master": master, **dict(extra or {})}
+
+
+def get_session(master: str = "local[2]", extra: Mapping[str, str] | None = None):
+    """getOrCreate a SparkSession with `spark_conf(master, extra)` (for tests and benchmarks;
+    Dagster runs get theirs from the `spark` resource, which applies the same settings)."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder
+    for key, value in spark_conf(master, extra).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
