@@ -43,6 +43,21 @@ def test_young_versions_survive_even_beyond_keep() -> None:
     assert pruned == [names[3]]
 
 
+def test_builds_never_published_take_no_rollback_slot() -> None:
+    names = [day(n) for n in range(10)]
+    published = day(3)
+    pruned = versions_to_prune(names, published, keep_previous=2, now=NOW, min_age=timedelta(hours=1),
+                               ever_published={day(3), day(5), day(8)}, history_since=NOW - timedelta(days=30))
+    assert pruned == [day(n) for n in (9, 7, 6, 4)]  # 5 and 8 were served once: the rollback targets
+
+
+def test_versions_older_than_the_history_count_as_once_published() -> None:
+    names = [day(n) for n in range(10)]
+    pruned = versions_to_prune(names, day(3), keep_previous=2, now=NOW, min_age=timedelta(hours=1),
+                               ever_published={day(3)}, history_since=NOW - timedelta(days=6, hours=12))
+    assert pruned == [day(n) for n in (9, 6, 5, 4)]  # 7 and 8 predate the history: kept as targets
+
+
 def test_nothing_pruned_without_a_published_version() -> None:
     names = [day(n) for n in range(5)]
     assert versions_to_prune(names, None, keep_previous=0, now=NOW, min_age=timedelta(0)) == []
@@ -114,3 +129,25 @@ def test_retention_asset_spares_young_versions_and_does_nothing_without_a_publis
     meta = retention(data_dir, keep_previous=0, min_age_hours=0.5)
     assert meta["deleted_versions"].value == [versions[3]]  # 10 and 20 minutes old: still young
     assert set(versions[:3]) <= set(storage.list_names(models))
+
+
+def test_publishing_records_history_and_retention_prunes_failed_builds_first(data_dir) -> None:
+    now = datetime.now(timezone.utc)
+    models = data_dir / "models"
+    served, failed, current = ([new_version(f"{n:08x}" * 8, now - timedelta(days=n)) for n in ns]
+                               for ns in ((6, 5, 4), (3, 2), (1,)))
+    for v in (*served, *failed, *current):
+        fake_bundle(models, v)
+    for v in (*served, *current):  # the failed builds stopped at their checks: never published
+        storage.publish_pointer(models, v)
+    storage.publish_pointer(models, current[0])  # publishing again records nothing new
+    history = storage.read_publications(models)
+    assert history["versions"] == [*served, *current]
+    history["since"] = (now - timedelta(days=30)).isoformat()  # as if recorded all along
+    storage.write_json(history, models / storage.PUBLISHED_HISTORY)
+
+    meta = retention(data_dir, keep_previous=2, min_age_hours=1)
+    assert meta["deleted_versions"].value == [served[0], *failed]  # oldest first
+    left = set(storage.list_names(models))
+    assert {served[1], served[2], current[0], storage.PUBLISHED_HISTORY} <= left
+    assert storage.PUBLISHED_HISTORY not in meta["kept"].value

@@ -23,7 +23,7 @@ from music_assets.resources import DataStore
 
 
 class RetentionConfig(dg.Config):
-    keep_previous: int = 3  # rollback targets kept before the published version
+    keep_previous: int = 3  # once-published versions kept before the published one, for rollback
     min_age_hours: float = 24.0  # younger versions always survive (a replica may still be reading one)
 
 
@@ -44,8 +44,12 @@ def model_retention(context: dg.AssetExecutionContext, config: RetentionConfig, 
     models = store.models_dir
     names = storage.list_names(models)
     published = storage.read_pointer(models)
-    doomed = versions_to_prune(names, published, config.keep_previous, datetime.now(timezone.utc),
-                               timedelta(hours=config.min_age_hours))
+    history = storage.read_publications(models)
+    doomed = versions_to_prune(
+        names, published, config.keep_previous, datetime.now(timezone.utc), timedelta(hours=config.min_age_hours),
+        ever_published=set(history["versions"]) if history else None,
+        history_since=datetime.fromisoformat(history["since"]) if history and history.get("since") else None,
+    )
     deleted, failed = [], {}
     for version in doomed:
         try:
@@ -53,7 +57,7 @@ def model_retention(context: dg.AssetExecutionContext, config: RetentionConfig, 
             deleted.append(version)
         except OSError as exc:  # keep going: one stuck version must not keep the others
             failed[version] = str(exc)
-    kept = sorted(set(names) - set(deleted) - {storage.LATEST_POINTER})
+    kept = sorted(set(names) - set(deleted) - {storage.LATEST_POINTER, storage.PUBLISHED_HISTORY})
     context.log.info(f"retention: published {published}; deleted {len(deleted)} old version(s) {deleted}; "
                      f"{len(kept)} entries kept in {models}")
     if failed:

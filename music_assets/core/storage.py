@@ -33,6 +33,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -359,12 +360,35 @@ def share_file(source: Location, target: Location) -> bool:
 
 # -- the published-model pointer ------------------------------------------------------------------
 
+PUBLISHED_HISTORY = "published.json"  # every version LATEST ever named, oldest first
+
+
 def publish_pointer(models_dir: Location, version: str) -> StorePath:
-    """Point LATEST at `version` (atomically replacing the previous pointer)."""
+    """Point LATEST at `version` (atomically replacing the previous pointer), then add it to the
+    publication history, which tells retention which old versions are real rollback targets."""
     models_dir = as_path(models_dir)
     if not exists(models_dir / version):
         raise FileNotFoundError(f"cannot publish {version}: {models_dir / version} is missing")
-    return write_text(version + "\n", models_dir / LATEST_POINTER)
+    pointer = write_text(version + "\n", models_dir / LATEST_POINTER)
+    history = read_publications(models_dir)
+    if history is None:
+        history = {"since": datetime.now(timezone.utc).isoformat(), "versions": []}
+    if version not in history["versions"]:
+        history["versions"].append(version)
+        write_json(history, models_dir / PUBLISHED_HISTORY)
+    return pointer
+
+
+def read_publications(models_dir: Location) -> dict[str, Any] | None:
+    """{"since": ISO time the history was started, "versions": [...]} or None when no history was
+    ever written (models published before it existed) or it is unreadable."""
+    try:
+        history = read_json(as_path(models_dir) / PUBLISHED_HISTORY)
+    except (FileNotFoundError, ValueError):
+        return None
+    if not isinstance(history, dict) or not isinstance(history.get("versions"), list):
+        return None
+    return history
 
 
 def read_pointer(models_dir: Location) -> str | None:
