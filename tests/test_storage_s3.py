@@ -112,7 +112,8 @@ def test_retention_pruned_the_first_version_from_the_bucket(graph_on_s3) -> None
     assert _metadata(first, "model_retention")["deleted_versions"] == []  # default: keep a day's worth
     assert _metadata(second, "model_retention")["deleted_versions"] == [v1]
     models = f"{graph_on_s3['data']}/models"
-    assert storage.list_names(models) == [v2, storage.LATEST_POINTER]
+    assert storage.list_names(models) == [v2, storage.LATEST_POINTER, storage.PUBLISHED_HISTORY]
+    assert storage.read_publications(models)["versions"] == [v1, v2]  # history outlives the pruned bundle
     assert storage.read_pointer(models) == v2
 
 
