@@ -5,7 +5,7 @@ import dagster as dg
 from music_assets.assets.metadata import markdown_table, parquet_metadata
 from music_assets.core import storage
 from music_assets.core.chart_ingest import ingest_chart_batches
-from music_assets.core.charts import CHART_ROW_SCHEMA, ChartLoadReport, MissingColumnsError
+from music_assets.core.charts import CHART_ROW_SCHEMA, CHART_ROW_STATISTICS, ChartLoadReport, MissingColumnsError
 from music_assets.core.sources.files_charts import ChartFileError
 from music_assets.resources import DataStore, SourceResource
 
@@ -37,7 +37,7 @@ def chart_rows(context: dg.AssetExecutionContext, store: DataStore, source: Sour
                          f"{report.rows_rejected:,} rejected so far")
 
     try:
-        with storage.parquet_writer(path, CHART_ROW_SCHEMA) as writer:
+        with storage.parquet_writer(path, CHART_ROW_SCHEMA, write_statistics=CHART_ROW_STATISTICS) as writer:
             result = ingest_chart_batches(src.chart_batches(), writer.write_table,
                                           source=getattr(src, "describe", src.name),
                                           drain=getattr(src, "parse_rejects", None), progress=progress)

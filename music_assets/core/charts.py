@@ -63,6 +63,10 @@ CHART_ROW_SCHEMA = pa.schema(
         ("track_id", pa.string()),
     ]
 )
+# Columns whose min/max statistics let a reader skip row groups (dates, ranks, regions); titles,
+# artists, URLs and ids are spread over every row group, so their statistics would cost ~10% of
+# the Parquet encoding and never skip anything.
+CHART_ROW_STATISTICS = ["rank", "date", "region", "chart", "streams"]
 REJECTED_ROW_SCHEMA = pa.schema(
     [(name, pa.string()) for name in CHART_COLUMNS] + [("reason", pa.string())]
 )

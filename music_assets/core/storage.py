@@ -51,10 +51,11 @@ def write_parquet(data: pd.DataFrame | pa.Table, path: str | os.PathLike[str]) -
 
 
 @contextmanager
-def parquet_writer(path: str | os.PathLike[str], schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
-    """Stream record batches into a Parquet file that appears atomically when the block ends."""
+def parquet_writer(path: str | os.PathLike[str], schema: pa.Schema, **options: Any) -> Iterator[pq.ParquetWriter]:
+    """Stream record batches into a Parquet file that appears atomically when the block ends.
+    `options` go to pyarrow's ParquetWriter (e.g. write_statistics)."""
     with atomic_path(path) as tmp:
-        writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+        writer = pq.ParquetWriter(tmp, schema, **{"compression": "zstd", **options})
         try:
             yield writer
         finally:
