@@ -157,6 +157,15 @@ def test_many_small_blocks_are_gathered_into_few_row_groups(tmp_path: Path) -> N
     assert len(batches) > 20 and 2 <= row_groups <= len(good) // 1_000 + 1  # gathered, not one per block
 
 
+def test_quoted_line_breaks_across_block_boundaries_load(tmp_path: Path) -> None:
+    lines = [f'"Song {i}\nPart two",{1 + i % 200},2017-01-01,Artist,{TRACK_URL_PREFIX}{IDS[i % 3]},Global,top200,,1'
+             for i in range(5_000)]
+    charts = CsvChartFile(ChartFileConfig(str(write_lines(tmp_path / "charts.csv", KAGGLE_HEADER, lines)),
+                                          block_size=16 << 10))
+    titles = [t for batch in charts.batches() for t in batch["title"].to_pylist()]
+    assert titles == [f"Song {i}\nPart two" for i in range(5_000)]
+
+
 def _writer_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "chart-rows-writer" and t.is_alive()]
 

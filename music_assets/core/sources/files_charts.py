@@ -180,7 +180,9 @@ class ChartFile:
             reader = pacsv.open_csv(
                 self._stream(),
                 read_options=pacsv.ReadOptions(block_size=self.config.block_size, encoding="utf8"),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=self.rejects),
+                # a quoted line break (a title can hold one) would otherwise put the parser out of sync
+                # with the block boundaries and fail the whole file as "truncated"
+                parse_options=pacsv.ParseOptions(invalid_row_handler=self.rejects, newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
                     column_types={n: pa.string() for n in names},
                     include_columns=sorted(set(mapping.values())),
