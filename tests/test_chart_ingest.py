@@ -20,7 +20,7 @@ import pytest
 from music_assets.assets.chart_rows import chart_rows
 from music_assets.core import storage
 from music_assets.core.chart_ingest import ingest_chart_batches
-from music_assets.core.charts import CHART_ROW_SCHEMA
+from music_assets.core.charts import CHART_ROW_SCHEMA, MissingColumnsError
 from music_assets.core.schema import CHART_COLUMNS
 from music_assets.core.sources.chart_inputs import CsvChartFile
 from music_assets.core.sources.files_charts import TRACK_URL_PREFIX, ChartFileConfig, ChartFileError
@@ -166,8 +166,8 @@ def test_quoted_line_breaks_across_block_boundaries_load(tmp_path: Path) -> None
     assert titles == [f"Song {i}\nPart two" for i in range(5_000)]
 
 
-def _writer_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "chart-rows-writer" and t.is_alive()]
+def _ingest_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("chart-rows-") and t.is_alive()]
 
 
 def test_a_failing_write_fails_the_load_and_leaves_no_thread(tmp_path: Path) -> None:
@@ -178,7 +178,20 @@ def test_a_failing_write_fails_the_load_and_leaves_no_thread(tmp_path: Path) -> 
 
     with pytest.raises(OSError, match="No space left"):
         ingest_chart_batches((table for _ in range(50)), disk_full, row_group_rows=1)
-    assert _writer_threads() == []
+    assert _ingest_threads() == []
+
+
+def test_a_batch_that_fails_validation_stops_the_reader() -> None:
+    read: list[int] = []
+
+    def endless():
+        while True:
+            read.append(1)
+            yield pa.table({"title": ["no other column"]})
+
+    with pytest.raises(MissingColumnsError, match="'rank'"):
+        ingest_chart_batches(endless(), lambda _: None, source="fixture")
+    assert _ingest_threads() == [] and len(read) < 20  # read ahead a little, then stopped
 
 
 def test_a_failing_read_stops_the_writer_and_publishes_nothing(tmp_path: Path) -> None:
@@ -195,7 +208,7 @@ def test_a_failing_read_stops_the_writer_and_publishes_nothing(tmp_path: Path) -
         with storage.parquet_writer(tmp_path / "out.parquet", CHART_ROW_SCHEMA) as writer:
             ingest_chart_batches(CsvChartFile(ChartFileConfig(str(half), block_size=64 << 10)).batches(),
                                  writer.write_table, row_group_rows=1_000)
-    assert _writer_threads() == [] and not (tmp_path / "out.parquet").exists()
+    assert _ingest_threads() == [] and not (tmp_path / "out.parquet").exists()
     result = dg.materialize([chart_rows], raise_on_error=False, resources={
         "store": DataStore(data_dir=str(data)), "source": SourceResource(kind="files", charts_path=str(half))})
     assert "half-written" in failure_message(result)
