@@ -5,7 +5,9 @@ bare DuckDB scan of the same CSV (count distinct urls), side by side in one run.
 
 Generates a Kaggle-layout charts CSV with the demo generator, streamed to disk batch by batch
 (default 200,000 rows; the real file has 26,173,514), then runs each measurement in its own
-child process so each peak RSS is that phase's own. Prints wall time (median of --repeat),
+child process so each peak RSS is that phase's own. Besides the bare scan, a plain conversion of
+the CSV to Parquet by DuckDB (no validation) shows what storing the rows costs at all.
+Prints wall time (median of --repeat),
 rows/s, CPU time (all threads; steadier than wall time when the machine is shared), peak RSS,
 each asset's step time, the pipeline/bare ratios, the load average, and a linear extrapolation
 to the full Kaggle file. At full size:
@@ -21,6 +23,7 @@ import dataclasses
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,6 +35,7 @@ import pyarrow.csv as pacsv
 
 KAGGLE_ROWS = 26_173_514
 BARE = "bare DuckDB scan (count distinct url)"
+CONVERT = "plain conversion: DuckDB COPY CSV -> Parquet"
 PIPELINE = "files source: chart_rows + unique_tracks"
 CHART_ROWS = "files source: chart_rows alone"
 ROWS_PER_TRACK = 10.0  # chart rows the demo generator writes per track at its default 12 (10.7 at 210k tracks, 10.05 at 1M)
@@ -80,6 +84,23 @@ def phase_bare(csv_path: str) -> dict:
             "rss_mb": _peak_rss_mb()}
 
 
+def phase_convert(csv_path: str, out_dir: str) -> dict:
+    """What storing the rows costs at all: DuckDB copies the CSV to a zstd Parquet file, every
+    column a string, no validation. Any pipeline that keeps the rows pays at least this."""
+    import duckdb
+
+    out = Path(out_dir) / "plain.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cpu, started = _cpu_s(), time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET memory_limit='2GB'")
+    con.execute(f"COPY (SELECT * FROM read_csv(?, all_varchar=true, header=true)) TO '{out}' "
+                "(FORMAT parquet, COMPRESSION zstd)", [csv_path])
+    rows = con.execute("SELECT count(*) FROM read_parquet(?)", [str(out)]).fetchone()[0]
+    wall = time.perf_counter() - started
+    return {"wall_s": wall, "cpu_s": _cpu_s() - cpu, "rows": rows, "tracks": 0, "rss_mb": _peak_rss_mb()}
+
+
 def _step_seconds(result: object) -> dict[str, float]:
     """Each asset's own step time, from Dagster's step-success events."""
     return {e.step_key: e.event_specific_data.duration_ms / 1000 for e in result.all_events  # type: ignore[attr-defined]
@@ -120,13 +141,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--write-csv", help="generate the CSV here and keep it (a 26M-row file takes ~6 min "
                                             "to generate and 3.5 GB), then measure it; reuse it with --from-csv")
     parser.add_argument("--workdir", help="where to write the CSV and assets (default: a temporary folder)")
-    parser.add_argument("--phase", choices=["bare", "pipeline", "chart_rows"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["bare", "convert", "pipeline", "chart_rows"], help=argparse.SUPPRESS)
     parser.add_argument("--csv", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.phase == "bare":
         print(json.dumps(phase_bare(args.csv)))
+        return {}
+    if args.phase == "convert":
+        print(json.dumps(phase_convert(args.csv, args.data_dir)))
         return {}
     if args.phase in ("pipeline", "chart_rows"):
         print(json.dumps(phase_pipeline(args.csv, args.data_dir, only_chart_rows=args.phase == "chart_rows")))
@@ -142,17 +166,19 @@ def main(argv: list[str] | None = None) -> dict:
             written = write_demo_charts_csv(csv_path, args.rows)
             print(f"generated {written:,} rows in {time.perf_counter() - started:,.1f} s")
         size_mb = csv_path.stat().st_size / 2**20
-        bare, pipe, charts = [], [], []
+        bare, convert, pipe, charts = [], [], [], []
         load_before = f"{os.getloadavg()[0]:.1f}"
         for i in range(args.repeat):  # alternate, so all see the same machine load
             bare.append(_run_child(["--phase", "bare", "--csv", str(csv_path)]))
+            convert.append(_run_child(["--phase", "convert", "--csv", str(csv_path), "--data-dir", f"{tmp}/convert{i}"]))
+            shutil.rmtree(f"{tmp}/convert{i}")  # 1 GB at full size
             pipe.append(_run_child(["--phase", "pipeline", "--csv", str(csv_path), "--data-dir", f"{tmp}/data{i}"]))
             charts.append(_run_child(["--phase", "chart_rows", "--csv", str(csv_path), "--data-dir", f"{tmp}/charts{i}"]))
     written = written or bare[0]["rows"]
     print(f"file: {csv_path.name}, {written:,} rows, {size_mb:,.0f} MiB; load average {load_before} before, "
           f"{os.getloadavg()[0]:.1f} after (2 cores: above 2, the machine was shared)")
     figures = {}
-    for name, runs in ((BARE, bare), (PIPELINE, pipe), (CHART_ROWS, charts)):
+    for name, runs in ((BARE, bare), (CONVERT, convert), (PIPELINE, pipe), (CHART_ROWS, charts)):
         wall = statistics.median(r["wall_s"] for r in runs)
         cpu = statistics.median(r["cpu_s"] for r in runs)
         rss = max(r["rss_mb"] for r in runs)
@@ -167,6 +193,9 @@ def main(argv: list[str] | None = None) -> dict:
     pipe_rate = figures[PIPELINE]["rows_per_s"]
     print(f"ratio pipeline / bare scan: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU "
           f"(repeat={args.repeat}, {written:,} rows, {size_mb:,.0f} MiB)")
+    print(f"ratio plain conversion / bare scan: {figures[CONVERT]['wall_s'] / figures[BARE]['wall_s']:.2f}x wall; "
+          f"pipeline / plain conversion: {figures[PIPELINE]['wall_s'] / figures[CONVERT]['wall_s']:.2f}x wall, "
+          f"{figures[PIPELINE]['cpu_s'] / figures[CONVERT]['cpu_s']:.2f}x CPU")
     print(f"linear extrapolation to the full Kaggle file ({KAGGLE_ROWS:,} rows): pipeline about "
           f"{KAGGLE_ROWS / pipe_rate / 60:,.1f} min. chart_rows streams in fixed-size blocks; unique_tracks' "
           f"memory follows the number of distinct tracks ({written / max(1, figures[PIPELINE]['tracks']):,.0f} chart "

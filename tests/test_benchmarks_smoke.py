@@ -56,7 +56,7 @@ def test_ingest_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture) -
     figures = ingest_charts.main(["--rows", "3000", "--repeat", "1", "--workdir", str(tmp_path)])
     out = capsys.readouterr().out
     assert "rows/s" in out and "peak RSS" in out and "ratio pipeline / bare scan" in out and "CPU" in out
-    assert "load average" in out and "linear extrapolation" in out
+    assert "load average" in out and "linear extrapolation" in out and "pipeline / plain conversion" in out
     bare = figures["bare DuckDB scan (count distinct url)"]
     pipe = figures["files source: chart_rows + unique_tracks"]
     assert figures["rows"] > 1000 and figures["ratio"] > 0 and figures["cpu_ratio"] > 0
