@@ -17,7 +17,9 @@ from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
 
-from music_assets.core.charts import REJECTED_ROW_SCHEMA, ChartLoadReport, ValidatedBatch, validate_chart_batch
+from music_assets.core.charts import (
+    CHART_ROW_SCHEMA, REJECTED_ROW_SCHEMA, ChartLoadReport, ValidatedBatch, validate_chart_batch,
+)
 
 UNSAMPLED = "wrong number of fields (beyond the sample)"
 REJECTED_KEPT = 100_000  # rejected rows kept for chart_rows_rejected.parquet (all are counted)
@@ -170,26 +172,31 @@ def ingest_chart_batches(batches: Iterable[pa.Table], write: Callable[[pa.Table]
     groups = _RowGroups(row_group_rows)
     writer = _WriterThread(write)
     reader = _ReaderThread(batches)
+    def account(checked: ValidatedBatch) -> None:
+        nonlocal kept_rejects
+        unparsed, unsampled = drain() if drain else (None, 0)
+        if unparsed is not None and unparsed.num_rows:
+            checked = ValidatedBatch(checked.good, pa.concat_tables([checked.rejected, unparsed]))
+        report.add(checked)
+        if unsampled:  # lines the parser rejected beyond its per-batch sample: still counted
+            report.rows_read += unsampled
+            report.rows_rejected += unsampled
+            report.reasons[UNSAMPLED] = report.reasons.get(UNSAMPLED, 0) + unsampled
+        if checked.rejected.num_rows and kept_rejects < rejected_kept:
+            rejected.append(checked.rejected.slice(0, rejected_kept - kept_rejects))
+            kept_rejects += rejected[-1].num_rows
+
     try:
         for batch in reader:
             checked = validate_chart_batch(batch, source=source)
-            unparsed, unsampled = drain() if drain else (None, 0)
-            if unparsed is not None and unparsed.num_rows:
-                checked = ValidatedBatch(checked.good, pa.concat_tables([checked.rejected, unparsed]))
-            report.add(checked)
-            if unsampled:  # lines the parser rejected beyond its per-batch sample: still counted
-                report.rows_read += unsampled
-                report.rows_rejected += unsampled
-                report.reasons[UNSAMPLED] = report.reasons.get(UNSAMPLED, 0) + unsampled
+            account(checked)
             if (group := groups.add(checked.good)) is not None:
                 writer.put(group)
-            if checked.rejected.num_rows and kept_rejects < rejected_kept:
-                rejected.append(checked.rejected.slice(0, rejected_kept - kept_rejects))
-                kept_rejects += rejected[-1].num_rows
             now = time.monotonic()
             if progress and now - last_progress >= progress_every_s:
                 last_progress = now
                 progress(report, now - started)
+        account(ValidatedBatch(CHART_ROW_SCHEMA.empty_table(), REJECTED_ROW_SCHEMA.empty_table()))  # the parser's last word
         if (group := groups.flush()) is not None:
             writer.put(group)
     except BaseException:

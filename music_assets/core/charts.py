@@ -87,12 +87,7 @@ def require_columns(names: list[str], source: str, required: tuple[str, ...] = C
 
 def _as_strings(table: pa.Table) -> pa.Table:
     """The chart columns as strings, one chunk each (a batch is small; kernels then run once)."""
-    return pa.table({c: pc.cast(table[c], pa.string()) for c in CHART_COLUMNS}).combine_chunks()
-
-
-def _column(table: pa.Table, name: str) -> pa.Array:
-    col = table[name]
-    return col.chunk(0) if col.num_chunks == 1 else pa.concat_arrays(col.chunks)
+    return pa.table({c: pc.cast(table[c], pa.string()).combine_chunks() for c in CHART_COLUMNS})
 
 
 _URL_PREFIX = "https://open.spotify.com/track/"
@@ -193,7 +188,7 @@ def validate_chart_batch(table: pa.Table, source: str = "chart rows") -> Validat
     """
     require_columns(table.column_names, source)
     raw = _as_strings(table)
-    cols = {c: _column(raw, c) for c in CHART_COLUMNS}
+    cols = {c: raw[c].chunk(0) for c in CHART_COLUMNS}
     rank, date_, url = _Distinct.of(cols["rank"]), _Distinct.of(cols["date"]), _Distinct.of(cols["url"])
     rank_ok = _matches(rank.values, _RANK_RE)
     # the regex admits only ASCII whitespace around the digits: trim it before the cast
