@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import ann, pipeline, recommend_inprocess
+from benchmarks import ann, ingest_charts, pipeline, recommend_inprocess
 from benchmarks.common import CACHE_ENV, sizes_arg
 
 
@@ -83,3 +83,17 @@ def test_load_bundle_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert load_bundle.main(["--sizes", "600", "--runs", "1", "--remote", "memory,s3"]) == 0
     out = capsys.readouterr().out
     assert "| local, this code |" in out and "| memory:// |" in out and "| s3:// |" in out
+
+
+def test_ingest_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    figures = ingest_charts.main(["--rows", "3000", "--repeat", "1", "--workdir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "rows/s" in out and "peak RSS" in out and "ratio pipeline / bare scan" in out and "CPU" in out
+    assert "load average" in out and "linear extrapolation" in out and "pipeline / plain conversion" in out
+    bare = figures["bare DuckDB scan (count distinct url)"]
+    pipe = figures["files source: chart_rows + unique_tracks"]
+    assert figures["rows"] > 1000 and figures["ratio"] > 0 and figures["cpu_ratio"] > 0
+    assert set(pipe["steps"]) == {"chart_rows", "unique_tracks"}
+    # the pipeline keeps the tracks the bare scan sees (minus the few with only malformed rows)
+    assert 0.95 * bare["tracks"] <= pipe["tracks"] <= bare["tracks"]
+    assert list(tmp_path.iterdir()) == []  # the generated CSV and assets are cleaned up

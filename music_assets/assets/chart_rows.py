@@ -1,21 +1,13 @@
 """chart_rows: raw chart rows from the source, validated; rejected rows kept beside them."""
 
-import time
-
 import dagster as dg
-import pyarrow as pa
 
 from music_assets.assets.metadata import markdown_table, parquet_metadata
 from music_assets.core import storage
-from music_assets.core.charts import (
-    CHART_ROW_SCHEMA, REJECTED_ROW_SCHEMA, ChartLoadReport, MissingColumnsError, ValidatedBatch,
-    validate_chart_batch,
-)
+from music_assets.core.chart_ingest import ingest_chart_batches
+from music_assets.core.charts import CHART_ROW_SCHEMA, CHART_ROW_STATISTICS, ChartLoadReport, MissingColumnsError
 from music_assets.core.sources.files_charts import ChartFileError
 from music_assets.resources import DataStore, SourceResource
-
-UNSAMPLED = "wrong number of fields (beyond the sample)"
-REJECTED_KEPT = 100_000  # rejected rows written to chart_rows_rejected.parquet (all are counted)
 
 
 def progress_line(rows: int, elapsed: float, src: object) -> str:
@@ -39,41 +31,25 @@ def chart_rows(context: dg.AssetExecutionContext, store: DataStore, source: Sour
     """
     src = source.open()
     path, rejected_path = store.asset_path("chart_rows"), store.asset_path("chart_rows_rejected")
-    report = ChartLoadReport()
-    rejected: list[pa.Table] = []
-    kept_rejects = 0
-    started = last_log = time.monotonic()
-    drain = getattr(src, "parse_rejects", None)
+
+    def progress(report: ChartLoadReport, elapsed: float) -> None:
+        context.log.info(f"chart rows: {progress_line(report.rows_read, elapsed, src)}, "
+                         f"{report.rows_rejected:,} rejected so far")
+
     try:
-        with storage.parquet_writer(path, CHART_ROW_SCHEMA) as writer:
-            for batch in src.chart_batches():
-                checked = validate_chart_batch(batch, source=getattr(src, "describe", src.name))
-                unparsed, unsampled = drain() if drain else (None, 0)
-                if unparsed is not None and unparsed.num_rows:
-                    checked = ValidatedBatch(checked.good, pa.concat_tables([checked.rejected, unparsed]))
-                report.add(checked)
-                if unsampled:  # lines the parser rejected beyond its per-batch sample: still counted
-                    report.rows_read += unsampled
-                    report.rows_rejected += unsampled
-                    report.reasons[UNSAMPLED] = report.reasons.get(UNSAMPLED, 0) + unsampled
-                writer.write_table(checked.good)
-                if checked.rejected.num_rows and kept_rejects < REJECTED_KEPT:
-                    rejected.append(checked.rejected.slice(0, REJECTED_KEPT - kept_rejects))
-                    kept_rejects += rejected[-1].num_rows
-                now = time.monotonic()
-                if now - last_log >= 5:
-                    last_log = now
-                    context.log.info(f"chart rows: {progress_line(report.rows_read, now - started, src)}, "
-                                     f"{report.rows_rejected:,} rejected so far")
+        with storage.parquet_writer(path, CHART_ROW_SCHEMA, write_statistics=CHART_ROW_STATISTICS) as writer:
+            result = ingest_chart_batches(src.chart_batches(), writer.write_table,
+                                          source=getattr(src, "describe", src.name),
+                                          drain=getattr(src, "parse_rejects", None), progress=progress)
+            report, elapsed = result.report, result.elapsed_s
+            context.log.info(f"chart rows: {report.rows_read:,} read in {elapsed:,.1f} s, "
+                             f"{report.rows_kept:,} kept, {report.rows_rejected:,} rejected")
+            if report.rows_kept == 0:  # raised inside the writer block: the previous asset stays
+                raise dg.Failure(f"source {src.name!r} produced no valid chart rows ({report.rows_read:,} read): "
+                                 f"{getattr(src, 'describe', src.name)} has a header but no usable data?")
     except (MissingColumnsError, ChartFileError) as exc:
         raise dg.Failure(str(exc)) from exc
-    elapsed = time.monotonic() - started
-    context.log.info(f"chart rows: {report.rows_read:,} read in {elapsed:,.1f} s, "
-                     f"{report.rows_kept:,} kept, {report.rows_rejected:,} rejected")
-    if report.rows_kept == 0:
-        raise dg.Failure(f"source {src.name!r} produced no valid chart rows ({report.rows_read:,} read): "
-                         f"{getattr(src, 'describe', src.name)} has a header but no usable data?")
-    rejected_table = pa.concat_tables(rejected) if rejected else REJECTED_ROW_SCHEMA.empty_table()
+    rejected_table = result.rejected
     storage.write_parquet(rejected_table, rejected_path)
     if report.rows_rejected:
         context.log.warning(f"{report.rows_rejected:,} malformed chart rows kept aside in {rejected_path}: {report.reasons}")

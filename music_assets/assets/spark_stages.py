@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from music_assets.assets import incremental
-from music_assets.assets.chart_rows import REJECTED_KEPT
+from music_assets.core.chart_ingest import REJECTED_KEPT
 from music_assets.assets.cluster_k import ElbowConfig, chosen_k, pc_columns
 from music_assets.assets.metadata import markdown_table, parquet_metadata
 from music_assets.assets.track_clusters import ClusterConfig, centroids_path

@@ -154,10 +154,11 @@ def write_parquet(data: pd.DataFrame | pa.Table, location: Location) -> StorePat
 
 
 @contextmanager
-def parquet_writer(location: Location, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
-    """Stream record batches into a Parquet file that appears atomically when the block ends."""
+def parquet_writer(location: Location, schema: pa.Schema, **options: Any) -> Iterator[pq.ParquetWriter]:
+    """Stream record batches into a Parquet file that appears atomically when the block ends.
+    `options` go to pyarrow's ParquetWriter (e.g. write_statistics)."""
     with atomic_path(location) as tmp:
-        writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+        writer = pq.ParquetWriter(tmp, schema, **{"compression": "zstd", **options})
         try:
             yield writer
         finally:
