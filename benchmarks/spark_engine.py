@@ -1,9 +1,11 @@
 """The local engine against the Spark engine, stage by stage, on the same inputs in one run:
-chart_rows + unique_tracks over a demo charts CSV, and track_embedding + cluster_k +
-track_clusters over a demo catalog's clean tracks. Also Spark's start-up, and how closely the two
-engines' models agree (chosen k, adjusted Rand index, top-10 overlap of `nearest` and `normal`).
+chart_rows + unique_tracks over a demo charts CSV, then tracks + track_embedding + cluster_k +
+track_clusters over a demo catalog's unique tracks and features (made once by the local engine).
+Also Spark's start-up, whether the two `tracks` files are identical, and how closely the two
+engines' models agree (chosen k, adjusted Rand index, largest coordinate difference).
 
     .venv/bin/python -m benchmarks.spark_engine --tracks 100k --chart-rows 2M --master 'local[2]'
+    .venv/bin/python -m benchmarks.spark_engine --tracks 100k --stages tracks --repeat 3
 
 Each stage runs through Dagster (dg.materialize), local then Spark then local ... for --repeat
 rounds (median quoted), so machine noise hits both alike. Seconds per stage come from Dagster's
@@ -14,6 +16,7 @@ more cores than the local engine, so the ratio shows Spark's overhead here, not 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -22,7 +25,6 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 
 from benchmarks.common import print_table, sizes_arg
@@ -31,11 +33,12 @@ from music_assets.assets.chart_rows import chart_rows
 from music_assets.assets.cluster_k import cluster_k
 from music_assets.assets.track_clusters import track_clusters
 from music_assets.assets.track_embedding import track_embedding
+from music_assets.assets.track_features import track_features
+from music_assets.assets.tracks import tracks
 from music_assets.assets.unique_tracks import unique_tracks
-from music_assets.core import storage
-from music_assets.core.cleaning import clean_tracks
-from music_assets.core.sources.demo import DemoCatalog, DemoConfig
 from music_assets.resources import DataStore, SourceResource
+
+STAGES = ("all", "tracks")
 
 
 def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
@@ -62,16 +65,22 @@ def run(assets: list, data_dir: Path, source: SourceResource, spark=None, run_co
     return step_seconds(instance, result.run_id)
 
 
-def write_clean_tracks(n_tracks: int, data_dir: Path) -> int:
-    """tracks.parquet for an n-track demo catalog (the chart stages are measured separately)."""
-    catalog = DemoCatalog(DemoConfig(n_tracks=n_tracks, seed=42))
-    truth = catalog.tracks
-    appearances = np.maximum(1, np.round(truth["popularity"].to_numpy() * 3)).astype(np.int64)
-    unique = pd.DataFrame({"track_id": truth["track_id"], "title": truth["title"], "artist": truth["artist"],
-                           "chart_appearances": appearances})
-    clean, _ = clean_tracks(unique, catalog.fetch_features(truth["track_id"].tolist()))
-    storage.write_parquet(clean, data_dir / "assets" / "tracks.parquet")
-    return len(clean)
+def write_tracks_inputs(n_tracks: int, prep: Path, data_dirs: list[Path]) -> int:
+    """unique_tracks and track_features of an n-track demo catalog, made once by the local engine
+    (chart_rows, unique_tracks, track_features; not timed) and copied into each engine's folder
+    for the `tracks` stage. Returns the unique tracks."""
+    run([chart_rows, unique_tracks, track_features], prep, SourceResource(demo_tracks=n_tracks, demo_seed=42))
+    for d in data_dirs:
+        (d / "assets").mkdir(parents=True, exist_ok=True)
+        for name in ("unique_tracks", "track_features"):
+            shutil.copyfile(prep / "assets" / f"{name}.parquet", d / "assets" / f"{name}.parquet")
+    return pq.ParquetFile(prep / "assets" / "unique_tracks.parquet").metadata.num_rows
+
+
+def same_tracks(local: Path, on_spark: Path) -> bool:
+    """The two engines' tracks files hold the same table (schema, rows, order, every value)."""
+    a, b = (pq.read_table(d / "assets" / "tracks.parquet").replace_schema_metadata(None) for d in (local, on_spark))
+    return a.equals(b)
 
 
 def agreement(local: Path, on_spark: Path) -> dict[str, object]:
@@ -104,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--max-k", type=int, default=15, help="the elbow's largest k (both engines)")
     parser.add_argument("--spark-n-init", type=int, default=None, help="Spark KMeans runs per fit, elbow and final (default: the assets')")
+    parser.add_argument("--stages", choices=STAGES, default="all", help="every stage, or `tracks` alone")
     args = parser.parse_args(argv)
     elbow = {"max_k": args.max_k}
     runs = {"n_init": args.spark_n_init} if args.spark_n_init else {}
@@ -112,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     n_tracks, n_rows = sizes_arg(args.tracks)[0], sizes_arg(args.chart_rows)[0]
 
     from music_assets.assets.spark_stages import (
-        chart_rows_spark, cluster_k_spark, track_clusters_spark, track_embedding_spark, unique_tracks_spark,
+        chart_rows_spark, cluster_k_spark, track_clusters_spark, track_embedding_spark, tracks_spark,
+        unique_tracks_spark,
     )
     from music_assets.core.spark.session import get_session
     from music_assets.spark_resource import SparkResource
@@ -123,41 +134,51 @@ def main(argv: list[str] | None = None) -> int:
     spark = SparkResource.for_master(args.master)  # getOrCreate: the session just started
 
     times: dict[tuple[str, str], list[float]] = {}
+    only_tracks = args.stages == "tracks"
     with tempfile.TemporaryDirectory(prefix="spark-bench-") as tmp:
         root = Path(tmp)
-        csv_path = root / "charts.csv"
-        rows = write_demo_charts_csv(csv_path, n_rows)
-        source = SourceResource(kind="files", charts_path=str(csv_path))
+        rows = 0
+        if not only_tracks:
+            csv_path = root / "charts.csv"
+            rows = write_demo_charts_csv(csv_path, n_rows)
+        source = SourceResource(kind="files", charts_path=str(root / "charts.csv"))
         ingest = {"local": [chart_rows, unique_tracks], "spark": [chart_rows_spark, unique_tracks_spark]}
-        model = {"local": [track_embedding, cluster_k, track_clusters],
-                 "spark": [track_embedding_spark, cluster_k_spark, track_clusters_spark]}
+        model = {"local": [tracks] + ([] if only_tracks else [track_embedding, cluster_k, track_clusters]),
+                 "spark": [tracks_spark] + ([] if only_tracks else [track_embedding_spark, cluster_k_spark,
+                                                                    track_clusters_spark])}
         dirs = {e: root / e for e in ("local", "spark")}
-        clean = 0
-        for d in dirs.values():
-            clean = write_clean_tracks(n_tracks, d)
+        n_unique = write_tracks_inputs(n_tracks, root / "prep", list(dirs.values()))
         for round_ in range(args.repeat):
             for engine in ("local", "spark"):
                 extra = spark if engine == "spark" else None
-                for stage, secs in run(ingest[engine], root / f"ingest-{engine}-{round_}", source, extra).items():
-                    times.setdefault((stage, engine), []).append(secs)
+                if not only_tracks:
+                    for stage, secs in run(ingest[engine], root / f"ingest-{engine}-{round_}", source, extra).items():
+                        times.setdefault((stage, engine), []).append(secs)
                 (dirs[engine] / "assets" / "cluster_k.fingerprint.json").unlink(missing_ok=True)  # refit each round
-                for stage, secs in run(model[engine], dirs[engine], source, extra, model_config[engine]).items():
+                config = model_config[engine] if not only_tracks else None
+                for stage, secs in run(model[engine], dirs[engine], source, extra, config).items():
                     times.setdefault((stage, engine), []).append(secs)
-        agree = agreement(dirs["local"], dirs["spark"])
+        clean = pq.ParquetFile(dirs["local"] / "assets" / "tracks.parquet").metadata.num_rows
+        agree = {"tracks identical": same_tracks(dirs["local"], dirs["spark"])}
+        if not only_tracks:
+            agree |= agreement(dirs["local"], dirs["spark"])
 
     table = []
-    for stage, size in (("chart_rows", f"{rows:,} chart rows"), ("unique_tracks", f"{rows:,} chart rows"),
-                        ("track_embedding", f"{clean:,} tracks"), ("cluster_k", f"{clean:,} tracks"),
-                        ("track_clusters", f"{clean:,} tracks")):
+    stages = [("chart_rows", f"{rows:,} chart rows (CSV)"), ("unique_tracks", f"{rows:,} chart rows"),
+              ("tracks", f"{n_unique:,} unique tracks -> {clean:,}"), ("track_embedding", f"{clean:,} tracks"),
+              ("cluster_k", f"{clean:,} tracks"), ("track_clusters", f"{clean:,} tracks")]
+    for stage, size in stages:
+        if (stage, "local") not in times:
+            continue
         local_s, spark_s = times[(stage, "local")], times[(stage, "spark")]
         table.append({"stage": stage, "input": size, "local s": fmt(local_s), "spark s": fmt(spark_s),
                       "spark / local": f"{statistics.median(spark_s) / max(statistics.median(local_s), 1e-9):.2f}"})
     total = {e: sum(statistics.median(v) for (s, eng), v in times.items() if eng == e) for e in ("local", "spark")}
-    table.append({"stage": "**all five**", "input": "", "local s": f"{total['local']:.1f}",
+    table.append({"stage": "**all stages**", "input": "", "local s": f"{total['local']:.1f}",
                   "spark s": f"{total['spark']:.1f}", "spark / local": f"{total['spark'] / max(total['local'], 1e-9):.2f}"})
     print_table(table, title=f"Local vs Spark ({args.master}), median of {args.repeat} round(s)")
     print(f"\nSpark session start-up (JVM + SparkContext, once per run process): {startup_s:.1f} s")
-    print_table([agree], title="Agreement of the two engines' models")
+    print_table([agree], title="Agreement of the two engines")
     return 0
 
 

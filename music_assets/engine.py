@@ -2,7 +2,7 @@
 Java) or `spark` (Spark SQL and pyspark.ml through Dagster's PySpark resource).
 
 The choice is deployment configuration, read once in definitions.py: MUSIC_ADVISER_ENGINE=spark
-swaps chart_rows, unique_tracks, track_embedding, cluster_k and track_clusters for their Spark
+swaps chart_rows, unique_tracks, tracks, track_embedding, cluster_k and track_clusters for their Spark
 definitions (same asset keys, configs, checks and files) and adds the `spark` resource. Swapping
 definitions rather than branching inside each asset keeps the local assets untouched, keeps
 pyspark out of the local engine's imports, and leaves every caller that passes its own resources

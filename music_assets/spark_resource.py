@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_pyspark import LazyPySparkResource
 
-from music_assets.core.spark.session import spark_conf
+from music_assets.core.spark.session import spark_conf, use_this_python_for_local_workers
 
 
 class SparkResource(LazyPySparkResource):
@@ -35,6 +35,7 @@ class SparkResource(LazyPySparkResource):
         if not remote and not (shutil.which("java") or os.environ.get("JAVA_HOME")):
             raise dg.Failure("the spark engine needs Java 17 (apt-get install openjdk-17-jre-headless, or set "
                              "JAVA_HOME); MUSIC_ADVISER_ENGINE=local runs everything without it")
+        use_this_python_for_local_workers(self.master)
         super()._init_session()
 
     @property

@@ -57,9 +57,9 @@ def test_the_spark_engine_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     assert conf["spark.executor.memory"] == "6g" and conf["spark.executor.instances"] == "4"
     assert "spark.driver.host" not in conf  # loopback only for local[N]: executors must reach a cluster driver
     kinds = {spec.key.to_user_string(): spec.kinds for a in defs.assets for spec in a.specs}
-    for name in ("chart_rows", "unique_tracks", "track_embedding", "cluster_k", "track_clusters"):
+    for name in ("chart_rows", "unique_tracks", "tracks", "track_embedding", "cluster_k", "track_clusters"):
         assert "spark" in kinds[name], name
-    for name in ("track_features", "tracks", "recommender_model"):
+    for name in ("track_features", "recommender_model"):
         assert "spark" not in kinds[name], name
 
 

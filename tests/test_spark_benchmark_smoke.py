@@ -15,6 +15,7 @@ def test_spark_engine_benchmark_smoke(spark, capsys: pytest.CaptureFixture[str])
 
     assert spark_engine.main(["--tracks", "600", "--chart-rows", "3000", "--max-k", "3", "--spark-n-init", "1"]) == 0
     out = capsys.readouterr().out
-    for stage in ("chart_rows", "unique_tracks", "track_embedding", "cluster_k", "track_clusters"):
+    for stage in ("chart_rows", "unique_tracks", "tracks", "track_embedding", "cluster_k", "track_clusters"):
         assert f"| {stage} |" in out
-    assert "| **all five** |" in out and "start-up" in out and "ARI" in out
+    assert "| **all stages** |" in out and "start-up" in out and "ARI" in out
+    assert "| tracks identical |" in out and "| True |" in out.split("tracks identical")[1]

@@ -1,4 +1,4 @@
-"""The heavy stages on Spark: chart_rows, unique_tracks, track_embedding, cluster_k, track_clusters.
+"""The heavy stages on Spark: chart_rows, unique_tracks, tracks, track_embedding, cluster_k, track_clusters.
 
 Same asset keys, groups, configs, files and metadata as the local assets they replace (see
 music_assets/engine.py), so checks, downstream assets and serving read what they always read.
@@ -23,9 +23,10 @@ from music_assets.assets.track_embedding import EmbeddingConfig, params_path
 from music_assets.core import storage
 from music_assets.core.charts import MissingColumnsError
 from music_assets.core.model import knee_k
-from music_assets.core.schema import FEATURE_COLUMNS
+from music_assets.core.schema import FEATURE_COLUMNS, TRACK_FEATURE_COLUMNS
 from music_assets.core.sources.files_charts import ChartFileConfig, ChartFileError
 from music_assets.core.spark import charts as spark_charts
+from music_assets.core.spark import cleaning as spark_cleaning
 from music_assets.core.spark import model as spark_model
 from music_assets.core.spark.parquet_out import staging_dir, write_single_parquet
 from music_assets.resources import DataStore, SourceResource
@@ -115,6 +116,32 @@ def unique_tracks_spark(store: DataStore, spark: SparkResource) -> dg.Materializ
     return dg.MaterializeResult(metadata=parquet_metadata(path, engine=f"spark {spark.master}"))
 
 
+@dg.asset(name="tracks", group_name="prepare", kinds=KINDS, deps=["unique_tracks", "track_features"])
+def tracks_spark(context: dg.AssetExecutionContext, store: DataStore, spark: SparkResource) -> dg.MaterializeResult:
+    """One clean row per song, by Spark with the local engine's rules and results: duplicates by
+    id and by normalized title+artist removed (the survivor keeps the others as alias_ids),
+    numeric gaps filled with the column mean, text with ""."""
+    session = _session(spark, store)
+    path = store.asset_path("tracks")
+    report = spark_cleaning.clean_tracks(session, store.asset_path("unique_tracks"), store.asset_path("track_features"),
+                                         path, TRACK_FEATURE_COLUMNS)
+    context.log.info(
+        f"tracks (spark): {report.input_rows:,} in, {report.duplicate_songs:,} re-releases merged, "
+        f"{report.tracks_without_features:,} without features, imputed share {report.imputed_share:.2%}"
+    )
+    return dg.MaterializeResult(
+        metadata=parquet_metadata(
+            path, engine=f"spark {spark.master}",
+            input_rows=report.input_rows,
+            duplicate_ids_removed=report.duplicate_ids,
+            duplicate_songs_removed=report.duplicate_songs,
+            tracks_without_features=report.tracks_without_features,
+            imputed_values=dg.MetadataValue.json(report.imputed_values),
+            imputed_share=dg.MetadataValue.float(report.imputed_share),
+        )
+    )
+
+
 @dg.asset(name="track_embedding", group_name="model", kinds=KINDS, deps=["tracks"])
 def track_embedding_spark(context: dg.AssetExecutionContext, config: EmbeddingConfig, store: DataStore,
                           spark: SparkResource) -> dg.MaterializeResult:
@@ -194,4 +221,5 @@ def track_clusters_spark(context: dg.AssetExecutionContext, config: SparkCluster
     )
 
 
-SPARK_ASSETS = [chart_rows_spark, unique_tracks_spark, track_embedding_spark, cluster_k_spark, track_clusters_spark]
+SPARK_ASSETS = [chart_rows_spark, unique_tracks_spark, tracks_spark, track_embedding_spark, cluster_k_spark,
+                track_clusters_spark]

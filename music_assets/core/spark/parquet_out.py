@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,13 +36,17 @@ def part_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("part-*") if p.name.endswith(".parquet"))
 
 
-def stitch(parts: list[Path], path: Path, schema: pa.Schema) -> int:
-    """Stream `parts` into one zstd Parquet file at `path` in `schema`; returns the row count."""
+def stitch(parts: list[Path], path: Path, schema: pa.Schema,
+           transform: Callable[[pa.Table], pa.Table] | None = None) -> int:
+    """Stream `parts` into one zstd Parquet file at `path` in `schema`; returns the row count.
+
+    `transform`, when given, maps each batch (as a table) to `schema` instead of a plain cast."""
     rows = 0
     with storage.parquet_writer(path, schema) as writer:
         for part in parts:
             for batch in pq.ParquetFile(part).iter_batches(batch_size=BATCH_ROWS, columns=schema.names):
-                table = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
+                table = pa.Table.from_batches([batch])
+                table = transform(table) if transform else table.select(schema.names).cast(schema)
                 writer.write_table(table)
                 rows += table.num_rows
     return rows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Mapping
 
 # Settings for an in-process `local[N]` session on a developer machine or CI: no web UI (a port
@@ -29,11 +31,22 @@ def spark_conf(master: str, extra: Mapping[str, str] | None = None) -> dict[str,
     return {**base, "spark.master": master, **dict(extra or {})}
 
 
+def use_this_python_for_local_workers(master: str) -> None:
+    """Python UDFs (the `tracks` stage's normalize_text) run in Python worker processes, which
+    PySpark starts as $PYSPARK_PYTHON, else `python3` from the PATH: not this virtualenv, so they
+    could not import pandas or music_assets. In local[N] the workers are on this machine, so they
+    get this interpreter; a cluster's executors name theirs in their own deployment
+    (spark.pyspark.python, with the project installed there). Must run before the SparkContext starts."""
+    if master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
 def get_session(master: str = "local[2]", extra: Mapping[str, str] | None = None):
     """getOrCreate a SparkSession with `spark_conf(master, extra)` (for tests and benchmarks;
     Dagster runs get theirs from the `spark` resource, which applies the same settings)."""
     from pyspark.sql import SparkSession
 
+    use_this_python_for_local_workers(master)
     builder = SparkSession.builder
     for key, value in spark_conf(master, extra).items():
         builder = builder.config(key, value)
