@@ -20,6 +20,7 @@ from music_assets.assets.cluster_k import ElbowConfig, chosen_k, pc_columns
 from music_assets.assets.metadata import markdown_table, parquet_metadata
 from music_assets.assets.track_clusters import ClusterConfig, centroids_path
 from music_assets.assets.track_embedding import EmbeddingConfig, params_path
+from music_assets.assets.tracks import cleaning_result
 from music_assets.core import storage
 from music_assets.core.charts import MissingColumnsError
 from music_assets.core.model import knee_k
@@ -125,21 +126,7 @@ def tracks_spark(context: dg.AssetExecutionContext, store: DataStore, spark: Spa
     path = store.asset_path("tracks")
     report = spark_cleaning.clean_tracks(session, store.asset_path("unique_tracks"), store.asset_path("track_features"),
                                          path, TRACK_FEATURE_COLUMNS)
-    context.log.info(
-        f"tracks (spark): {report.input_rows:,} in, {report.duplicate_songs:,} re-releases merged, "
-        f"{report.tracks_without_features:,} without features, imputed share {report.imputed_share:.2%}"
-    )
-    return dg.MaterializeResult(
-        metadata=parquet_metadata(
-            path, engine=f"spark {spark.master}",
-            input_rows=report.input_rows,
-            duplicate_ids_removed=report.duplicate_ids,
-            duplicate_songs_removed=report.duplicate_songs,
-            tracks_without_features=report.tracks_without_features,
-            imputed_values=dg.MetadataValue.json(report.imputed_values),
-            imputed_share=dg.MetadataValue.float(report.imputed_share),
-        )
-    )
+    return cleaning_result(context, path, report, engine=f"spark {spark.master}")
 
 
 @dg.asset(name="track_embedding", group_name="model", kinds=KINDS, deps=["tracks"])
