@@ -96,7 +96,7 @@ def load_model(models_dir: storage.Location, version: str | None = None) -> Load
     started = time.perf_counter()
     bundle = load_bundle(models_dir, version)
     plots = _read_plots(bundle)
-    search = SearchIndex.from_tracks(bundle.tracks)
+    search = SearchIndex.from_bundle(bundle)
     _warm_up(bundle)
     return LoadedModel(bundle, search, time.time(), time.perf_counter() - started, plots)
 

@@ -33,6 +33,7 @@ from music_assets.core import storage
 from music_assets.core.cleaning import normalize_text
 from music_assets.core.model import Embedding
 from music_assets.core.recommend_index import RecommendIndex
+from music_assets.core.sorted_keys import SortedKeys
 
 FORMAT_VERSION = 1
 TRACKS_FILE = "tracks.parquet"
@@ -125,62 +126,31 @@ def _list_array(series: pd.Series) -> pa.Array:
 
 
 class _KeyIndex(Mapping[str, np.ndarray]):
-    """key -> row indices, from (key, row) pairs sorted once by key. Lookups binary-search the
-    Arrow string array (about 20 probes at a million keys), so building the index creates no
-    Python object per row, unlike a dict, which cost seconds at load for 1M tracks."""
+    """key -> row indices, over SortedKeys (sorted Arrow arrays, binary-searched), so building
+    the index creates no Python object per row, unlike a dict, which cost seconds at load for 1M
+    tracks."""
 
-    def __init__(self, keys: pa.Array, rows: np.ndarray):
-        order = pc.sort_indices(keys)  # stable: rows of one key stay ascending
-        self._keys = keys.take(order)
-        self._rows = rows[order.to_numpy()]
-
-    def _range(self, key: object) -> tuple[int, int]:
-        if not isinstance(key, str):
-            return 0, 0
-        keys, lo, hi = self._keys, 0, len(self._keys)
-        while lo < hi:  # leftmost position with keys[pos] >= key
-            mid = (lo + hi) // 2
-            if keys[mid].as_py() < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        end, hi = lo, len(keys)
-        while end < hi:  # leftmost position with keys[pos] > key
-            mid = (end + hi) // 2
-            if keys[mid].as_py() <= key:
-                end = mid + 1
-            else:
-                hi = mid
-        return lo, end
+    def __init__(self, keys: pa.Array | pa.ChunkedArray, rows: np.ndarray):
+        self.sorted = SortedKeys(keys, rows)
 
     def __getitem__(self, key: str) -> np.ndarray:
-        lo, hi = self._range(key)
-        if lo == hi:
+        i = self.sorted.find(key) if isinstance(key, str) else -1
+        if i < 0:
             raise KeyError(key)
-        return self._rows[lo:hi]
+        return self.sorted.rows_of(i)
 
     def __contains__(self, key: object) -> bool:
-        lo, hi = self._range(key)
-        return hi > lo
+        return isinstance(key, str) and self.sorted.find(key) >= 0
 
     def groups(self) -> Iterator[tuple[str, np.ndarray]]:
         """Every (key, rows), in key order."""
-        if not len(self._keys):
-            return
-        keys = self._keys.to_numpy(zero_copy_only=False)
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        for a, b in zip(starts, np.r_[starts[1:], len(keys)]):
-            yield str(keys[a]), self._rows[a:b]
+        return self.sorted.groups()
 
     def __iter__(self) -> Iterator[str]:
         return (key for key, _ in self.groups())
 
-    @cached_property
-    def _n_keys(self) -> int:
-        return int(pc.count_distinct(self._keys).as_py()) if len(self._keys) else 0
-
     def __len__(self) -> int:
-        return self._n_keys
+        return len(self.sorted)
 
 
 class _FirstIndex(Mapping[str, int]):
