@@ -125,6 +125,10 @@ def _list_array(series: pd.Series) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
+def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+
+
 class _KeyIndex(Mapping[str, np.ndarray]):
     """key -> row indices, over SortedKeys (sorted Arrow arrays, binary-searched), so building
     the index creates no Python object per row, unlike a dict, which cost seconds at load for 1M
@@ -201,10 +205,9 @@ class ModelBundle:
 
     @cached_property
     def genre_index(self) -> dict[str, np.ndarray]:
-        """genre -> sorted row indices of tracks that carry it."""
-        genres = _list_array(self.tracks["genres"])
-        flat, parent = pc.list_flatten(genres), pc.list_parent_indices(genres)
-        return dict(_KeyIndex(flat, parent.to_numpy().astype(np.int64)).groups())
+        """genre -> sorted row indices of tracks that carry it (the recommend index's inverted
+        index by genre, rather than a second sort of every genre string)."""
+        return self.recommend_index.genre_rows()
 
     @cached_property
     def title_index(self) -> Mapping[str, np.ndarray]:
@@ -219,10 +222,13 @@ class ModelBundle:
     def id_index(self) -> Mapping[str, int]:
         """track id (and every alias id) -> row index."""
         aliases = _list_array(self.tracks["alias_ids"])
-        keys = pa.chunked_array([pa.array(self.tracks["track_id"], pa.string()), pc.list_flatten(aliases)])
+        ids = pa.array(self.tracks["track_id"], pa.large_string())
+        # the chunks themselves: pa.chunked_array([a ChunkedArray, ...]) converts it through Python
+        # objects, which cost 3 s at 1M tracks
+        keys = pa.chunked_array([*_chunks(ids), pc.list_flatten(aliases).cast(pa.large_string())])
         rows = np.concatenate([np.arange(len(self.tracks), dtype=np.int64),
                                pc.list_parent_indices(aliases).to_numpy().astype(np.int64)])
-        return _FirstIndex(_KeyIndex(keys.combine_chunks(), rows))
+        return _FirstIndex(_KeyIndex(keys, rows))
 
     @cached_property
     def recommend_index(self) -> RecommendIndex:
