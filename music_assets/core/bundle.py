@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 from music_assets.core import ann as ann_lib
 from music_assets.core import storage
 from music_assets.core.cleaning import normalize_text
-from music_assets.core.model import Embedding
+from music_assets.core.embedding import Embedding
 from music_assets.core.recommend_index import RecommendIndex
 from music_assets.core.sorted_keys import SortedKeys
 
