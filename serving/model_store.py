@@ -22,12 +22,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import pyarrow as pa
-
 from music_assets.core import storage
 from music_assets.core.bundle import PLOT_FILES, PLOTS_DIR, BundleError, ModelBundle, load_bundle
 from music_assets.core.recommend import MODES, RecommendationError, recommend
 from music_assets.core.search import SearchIndex
+from serving.memory import return_freed_memory, return_when_freed
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +99,7 @@ def load_model(models_dir: storage.Location, version: str | None = None) -> Load
     plots = _read_plots(bundle)
     search = SearchIndex.from_bundle(bundle)
     _warm_up(bundle)
-    # Arrow's allocator keeps the pages the Parquet decode freed (130 MB at 1M tracks) until it
-    # reuses them; hand them back now, since a served model allocates little more.
-    pa.default_memory_pool().release_unused()
+    return_freed_memory()  # the Parquet decode's buffers: 130 MB at 1M tracks
     return LoadedModel(bundle, search, time.time(), time.perf_counter() - started, plots)
 
 
@@ -230,7 +227,8 @@ class ModelStore:
             kept = self._model.version if self._model else "none"
             log.warning("refused model %s (%s); still serving %s", version, exc, kept)
             return
-        previous = self._model.version if self._model else None
+        old = self._model
+        previous = old.version if old else None
         self._model = model  # the swap: one reference assignment
         self._pointer_stamp = stamp
         self._refused = None
@@ -240,6 +238,8 @@ class ModelStore:
         self.stats.history.append(version)
         log.info("serving model %s (%d tracks, loaded in %.3f s; previous %s)",
                  version, len(model.bundle.tracks), model.load_seconds, previous)
+        if old is not None:
+            return_when_freed(old.bundle)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait for a background load to finish (for tests and tools); True when none is running."""
