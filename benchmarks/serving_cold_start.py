@@ -24,6 +24,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -133,23 +135,56 @@ def data_copy(models: Path, into: Path) -> tuple[Path, str]:
     return into, version
 
 
-def publish_copy(data_dir: Path, version: str) -> str:
-    """Publish the same bundle again under a new version name, as the pipeline would a new one."""
-    new = f"{version}-republished"
-    shutil.copytree(data_dir / "models" / version, data_dir / "models" / new, copy_function=os.link)
+def next_bundle(models: Path) -> Path:
+    """A second bundle folder beside the cached one, with one chart count changed: new tracks
+    bytes and checksum, as a refresh publishes (made once per size, then hard-linked)."""
+    from music_assets.core import storage
+
+    version = (models / "LATEST").read_text().strip()
+    folder = models.parent / "next" / f"{version}-next"
+    if (folder / "model.json").is_file():
+        return folder
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(models / version / "tracks.parquet")
+    i = table.schema.get_field_index("chart_appearances")
+    table = table.set_column(i, "chart_appearances", pc.add(table.column(i), pa.scalar(1, pa.int64())))
+    folder.mkdir(parents=True, exist_ok=True)
+    storage.write_parquet(table, folder / "tracks.parquet")
+    meta = json.loads((models / version / "model.json").read_text())
+    meta["version"], meta["files"]["tracks.parquet"] = folder.name, storage.file_sha256(folder / "tracks.parquet")
+    for f in (models / version).iterdir():
+        if f.is_file() and f.name not in ("tracks.parquet", "model.json"):
+            shutil.copy(f, folder / f.name)
+    storage.write_json(meta, folder / "model.json")
+    return folder
+
+
+def publish(data_dir: Path, bundle: Path) -> str:
+    """Publish `bundle` (hard links) by replacing LATEST, as the pipeline does."""
+    shutil.copytree(bundle, data_dir / "models" / bundle.name, copy_function=os.link)
     tmp = data_dir / "models" / "LATEST.tmp"
-    tmp.write_text(new + "\n")
+    tmp.write_text(bundle.name + "\n")
     os.replace(tmp, data_dir / "models" / "LATEST")
-    return new
+    return bundle.name
 
 
-def run_server(models: Path, src: Path, workers: int, song: str, timeout: float = 1800.0) -> dict:
+def run_server(models: Path, src: Path, server: Server, song: str, timeout: float = 1800.0) -> dict:
     """Start `python -m serving`, time its first answer and its loads, its memory, then a publish."""
+    workers = server.workers
     with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp:
         data_dir, version = data_copy(models, Path(tmp))
         port, log = free_port(), Path(tmp) / "server.log"
+        cache = ["--tracks-cache", str(Path(tmp) / "cache")] if server.cache else []
+        if server.cache == "warm":  # a restart: the tracks copy is already there
+            subprocess.run([sys.executable, "-c", "import sys; from music_assets.core.bundle import load_bundle; "
+                            "load_bundle(sys.argv[1], cache_dir=sys.argv[2])", str(models), cache[1]],
+                           cwd=src, env={**os.environ, "PYTHONPATH": str(src)}, check=True, timeout=timeout)
         cmd = [sys.executable, "-m", "serving", "--data-dir", str(data_dir), "--port", str(port),
-               "--check-interval", "0.2", "--threads", "4"] + (["--workers", str(workers)] if workers > 1 else [])
+               "--check-interval", "0.2", "--threads", "4", *cache, *server.args]
+        cmd += ["--workers", str(workers)] if workers > 1 else []
         env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
         with open(log, "w") as fh:
             started = time.perf_counter()
@@ -181,8 +216,9 @@ def run_server(models: Path, src: Path, workers: int, song: str, timeout: float 
             time.sleep(1.0)
             pids = tree(proc.pid)
             cold = {pid: memory(pid) for pid in pids}
+            worker_loads = [float(m) for m in re.findall(r"serving model .*?loaded in ([0-9.]+) s", log.read_text())]
             # a newly published model: seconds until 30 answers in a row name it, failures meanwhile
-            new = publish_copy(data_dir, version)
+            new = publish(data_dir, next_bundle(models))
             t, in_a_row, errors, reload_s = time.perf_counter(), 0, 0, None
             peak = {pid: m["rss"] for pid, m in cold.items()}
             while time.perf_counter() - t < timeout and in_a_row < 30:
@@ -216,10 +252,28 @@ def run_server(models: Path, src: Path, workers: int, song: str, timeout: float 
     serving_pids = pids[1:] if workers > 1 else pids  # granian's supervisor holds no model
     return {"first_s": first, "all_loaded_s": all_loaded, "first_recommend_s": first_recommend,
             "reload_s": reload_s, "errors": errors,
+            "worker_load_s": statistics.median(worker_loads),
             "rss": max(cold[p]["rss"] for p in serving_pids), "private": max(cold[p]["private"] for p in serving_pids),
+            "pss": max(cold[p]["pss"] for p in serving_pids),
             "pss_total": sum(m["pss"] for m in cold.values()), "reload_peak": max(peak[p] for p in serving_pids),
             "rss_after_reload": max(warm[p]["rss"] for p in serving_pids),
             "pss_total_after_reload": sum(m["pss"] for m in warm.values())}
+
+
+@dataclass(frozen=True)
+class Server:
+    workers: int
+    cache: str = ""  # "", "cold" (an empty --tracks-cache folder) or "warm" (already holding the tracks)
+    args: tuple[str, ...] = ()
+    new_code_only: bool = False  # options the code before this benchmark does not know
+
+
+SERVERS = {
+    "waitress": Server(1),
+    "granian": Server(2, "cold", new_code_only=False),
+    "granian-nocache": Server(2, args=("--tracks-cache", "off"), new_code_only=True),
+    "granian-restart": Server(2, "warm", new_code_only=True),
+}
 
 
 # -- the tables ------------------------------------------------------------------------------------
@@ -233,14 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=sizes_arg, default=sizes_arg("100k"))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--before", type=Path, help="folder holding an older music_assets and serving")
-    parser.add_argument("--servers", default="waitress,granian", help="comma-separated: waitress, granian, none")
+    parser.add_argument("--servers", default=",".join(SERVERS), help=f"comma-separated, of: {', '.join(SERVERS)}; or none")
     parser.add_argument("--ann", action="store_true", help="give the bundles their ANN index first")
     args = parser.parse_args(argv)
     codes = {"this code": ROOT}
     if args.before:
         codes = {"before": args.before.resolve(), **codes}
-    servers = {"waitress": 1, "granian": 2}
-    servers = {s: servers[s] for s in args.servers.split(",") if s in servers}
+    servers = {name: SERVERS[name] for name in (s.strip() for s in args.servers.split(",")) if name in SERVERS}
     load_rows, server_rows = [], []
     for n in args.sizes:
         models = demo_models_dir(n)
@@ -254,12 +307,15 @@ def main(argv: list[str] | None = None) -> int:
         version = (models / "LATEST").read_text().strip()
         song = str(pq.read_table(models / version / "tracks.parquet", columns=["title"]).column(0)[n // 7])
         phases: dict[str, list[dict]] = {c: [] for c in codes}
-        served: dict[tuple[str, str], list[dict]] = {(c, s): [] for c in codes for s in servers}
+        served: dict[tuple[str, str], list[dict]] = {(c, s): [] for c in codes for s, spec in servers.items()
+                                                     if c == "this code" or not spec.new_code_only}
+        next_bundle(models)
         for _ in range(args.runs):
             for code, src in codes.items():
                 phases[code].append(run_phases(models, src))
             for (code, server), runs in served.items():
-                runs.append(run_server(models, codes[code], servers[server], song))
+                spec = servers[server] if code == "this code" else replace(servers[server], cache="")
+                runs.append(run_server(models, codes[code], spec, song))
         base = statistics.median(r["total_s"] for r in next(iter(phases.values())))
         for code, runs in phases.items():
             phase = lambda name: med([r["phases"].get(name, 0.0) for r in runs])  # noqa: E731
@@ -277,11 +333,12 @@ def main(argv: list[str] | None = None) -> int:
             })
         for (code, server), runs in served.items():
             server_rows.append({
-                "tracks": f"{phases[code][0]['n']:,}", "code": code, "server": f"{server} ({servers[server]} process{'es' if servers[server] > 1 else ''})",
+                "tracks": f"{phases[code][0]['n']:,}", "code": code, "server": f"{server} ({servers[server].workers} process{'es' if servers[server].workers > 1 else ''})",
                 "first answer s": med([r["first_s"] for r in runs]),
                 "every worker loaded s": med([r["all_loaded_s"] for r in runs]),
                 "first recommend ms": med([r["first_recommend_s"] * 1e3 for r in runs], ".0f"),
-                "RSS / private per worker MB": f"{med([r['rss'] for r in runs], '.0f')} / {med([r['private'] for r in runs], '.0f')}",
+                "model load per worker s": med([r["worker_load_s"] for r in runs]),
+                "RSS / PSS / private per worker MB": f"{med([r['rss'] for r in runs], '.0f')} / {med([r['pss'] for r in runs], '.0f')} / {med([r['private'] for r in runs], '.0f')}",
                 "PSS all processes MB": med([r["pss_total"] for r in runs], ".0f"),
                 "publish -> served s": med([r["reload_s"] for r in runs]),
                 "failed requests": str(sum(r["errors"] for r in runs)),

@@ -17,6 +17,7 @@ folder that was still being written may be complete by then).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -91,11 +92,13 @@ def _read_plots(bundle: ModelBundle) -> dict[str, bytes]:
     return plots
 
 
-def load_model(models_dir: storage.Location, version: str | None = None) -> LoadedModel:
+def load_model(models_dir: storage.Location, version: str | None = None,
+               tracks_cache: os.PathLike[str] | str | None = None) -> LoadedModel:
     """Load a bundle and build its search index; raises BundleError when the bundle is unusable
-    (storage.StorageError, an OSError, when the store cannot be reached)."""
+    (storage.StorageError, an OSError, when the store cannot be reached). `tracks_cache`: a
+    local folder where the tracks table is kept as a memory-mapped Arrow file (see load_bundle)."""
     started = time.perf_counter()
-    bundle = load_bundle(models_dir, version)
+    bundle = load_bundle(models_dir, version, cache_dir=tracks_cache)
     plots = _read_plots(bundle)
     search = SearchIndex.from_bundle(bundle)
     _warm_up(bundle)
@@ -108,8 +111,9 @@ class ModelStore:
 
     def __init__(self, models_dir: storage.Location, check_interval: float = 1.0,
                  retry_after: float = 10.0, clock: Callable[[], float] = time.monotonic,
-                 background: bool = True) -> None:
+                 background: bool = True, tracks_cache: os.PathLike[str] | str | None = None) -> None:
         self.models_dir = storage.as_path(models_dir)
+        self.tracks_cache = tracks_cache
         self.remote = not storage.is_local(self.models_dir)
         self.check_interval = check_interval
         self.retry_after = retry_after
@@ -219,7 +223,7 @@ class ModelStore:
     def _load(self, version: str, stamp, now: float) -> None:
         """Load `version` completely, then swap it in; on failure refuse it and keep the old one."""
         try:
-            model = load_model(self.models_dir, version)
+            model = load_model(self.models_dir, version, self.tracks_cache)
         except (BundleError, OSError, ValueError, KeyError) as exc:
             self._refused = _Refused(version, now, str(exc))
             self.stats.refusals += 1

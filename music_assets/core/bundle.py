@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,11 +31,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from music_assets.core import ann as ann_lib
-from music_assets.core import storage
+from music_assets.core import storage, tracks_cache
 from music_assets.core.cleaning import normalize_text
 from music_assets.core.embedding import Embedding
 from music_assets.core.recommend_index import RecommendIndex
-from music_assets.core.sorted_keys import SortedKeys
+from music_assets.core.sorted_keys import SortedKeys, string_column
 
 FORMAT_VERSION = 1
 TRACKS_FILE = "tracks.parquet"
@@ -213,7 +215,7 @@ class ModelBundle:
     def title_index(self) -> Mapping[str, np.ndarray]:
         """normalized title -> row indices (several when songs share a title)."""
         if TITLE_KEY in self.tracks:
-            keys = pa.array(self.tracks[TITLE_KEY], pa.string())
+            keys = string_column(self.tracks[TITLE_KEY])
         else:  # a bundle written before title keys were stored
             keys = pa.array([normalize_text(t) for t in self.tracks["title"]], pa.string())
         return _KeyIndex(keys, np.arange(len(self.tracks), dtype=np.int64))
@@ -237,11 +239,15 @@ class ModelBundle:
         return RecommendIndex(self)
 
 
-def load_bundle(models_dir: storage.Location, version: str | None = None, verify: bool = True) -> ModelBundle:
+def load_bundle(models_dir: storage.Location, version: str | None = None, verify: bool = True,
+                cache_dir: os.PathLike[str] | str | None = None) -> ModelBundle:
     """Load a bundle (the published one by default), refusing anything incomplete or corrupt.
 
     From an object store the tracks file is fetched once and parsed from memory (one GET, no
-    per-row Python); an unreachable store raises storage.StorageError (an OSError)."""
+    per-row Python); an unreachable store raises storage.StorageError (an OSError). With a local
+    `cache_dir`, the tracks table is memory-mapped from an Arrow copy there (core/tracks_cache.py),
+    written by the first load of these tracks: no decode, and the pages are shared by every
+    process mapping it. The tracks file is still checked against its checksum either way."""
     models_dir = storage.as_path(models_dir)
     version = version or storage.read_pointer(models_dir)
     if not version:
@@ -258,8 +264,10 @@ def load_bundle(models_dir: storage.Location, version: str | None = None, verify
         raise BundleError(f"model {version}: format {found} is not {FORMAT_VERSION}")
     expected = meta.get("files", {}).get(TRACKS_FILE)
     try:
-        table = _fill_empty_lists(storage.read_checked_table(path / TRACKS_FILE, expected if verify else None))
-        tracks = table.to_pandas(types_mapper=_arrow_lists)
+        table = _read_tracks(path / TRACKS_FILE, expected if verify else None, cache_dir)
+        # split_blocks: numeric columns stay views of the Arrow buffers (no copy; from the cache,
+        # of the shared mapping) instead of being consolidated into new 2-D blocks
+        tracks = table.to_pandas(types_mapper=_arrow_lists, split_blocks=True)
     except FileNotFoundError as exc:
         raise BundleError(f"model {version}: {TRACKS_FILE} is missing") from exc
     except storage.ChecksumMismatch as exc:
@@ -279,6 +287,23 @@ def load_bundle(models_dir: storage.Location, version: str | None = None, verify
         ann=_load_ann(path, scaled.shape, expected, verify),
     )
     return bundle
+
+
+def _read_tracks(location: storage.StorePath, sha256: str | None, cache_dir: os.PathLike[str] | str | None) -> pa.Table:
+    """The bundle's tracks table, verified against `sha256` (None: not verified)."""
+    def read() -> pa.Table:
+        return _fill_empty_lists(storage.read_checked_table(location, sha256))
+
+    if cache_dir is None or sha256 is None:  # an unverified table is never cached
+        return read()
+    table = tracks_cache.mapped(Path(cache_dir), sha256)
+    if table is None:
+        return tracks_cache.cached_table(Path(cache_dir), sha256, read, look_first=False)
+    if storage.file_sha256(location) != sha256:
+        # the cached copy holds the right content, but this bundle's own file is damaged: refuse
+        # the bundle, as a replica without the cache does
+        raise storage.ChecksumMismatch(f"{location.name} does not match its checksum")
+    return table
 
 
 def content_key(bundle_dir: storage.Location) -> str | None:

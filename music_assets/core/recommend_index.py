@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from music_assets.core.cleaning import normalize_text
-from music_assets.core.sorted_keys import ColumnReader
+from music_assets.core.sorted_keys import ColumnReader, string_column
 
 if TYPE_CHECKING:
     from music_assets.core.bundle import ModelBundle
@@ -122,7 +122,7 @@ class RecommendIndex:
         self._lock = threading.Lock()
         self._title_groups(bundle)
         tracks = bundle.tracks
-        self.records = Records([pa.array(tracks[c], pa.string()) if c in tracks else pa.nulls(self.n, pa.string())
+        self.records = Records([string_column(tracks[c]) if c in tracks else pa.nulls(self.n, pa.string())
                                 for c in STRING_COLUMNS])
         features = list(bundle.features)
         self.features = features
@@ -174,7 +174,7 @@ class RecommendIndex:
         self._titles = titles
         self._title_group = np.full(self.n, -1, dtype=np.int32)
         self._title_group[titles.rows[shared]] = titles.group_of_rows()[shared]
-        self._artists = ColumnReader(pa.array(bundle.tracks["artist"], pa.string()))
+        self._artists = ColumnReader(string_column(bundle.tracks["artist"]))
         self._twin_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _twins(self, group: int) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from music_assets.core.cleaning import normalize_text
-from music_assets.core.sorted_keys import ColumnReader, SortedKeys
+from music_assets.core.sorted_keys import ColumnReader, SortedKeys, string_column
 
 if TYPE_CHECKING:
     from music_assets.core.bundle import ModelBundle
@@ -97,8 +97,8 @@ class SearchIndex:
     def from_tracks(cls, tracks) -> "SearchIndex":
         """From a bundle's tracks frame (title, artist, chart_appearances; title_key when stored)."""
         pop = tracks["chart_appearances"] if "chart_appearances" in tracks else np.zeros(len(tracks))
-        keys = SortedKeys(pa.array(tracks[TITLE_KEY], pa.large_string())) if TITLE_KEY in tracks else None
-        return cls(pa.array(tracks["title"], pa.string()), pa.array(tracks["artist"], pa.string()),
+        keys = SortedKeys(string_column(tracks[TITLE_KEY])) if TITLE_KEY in tracks else None
+        return cls(string_column(tracks["title"]), string_column(tracks["artist"]),
                    np.asarray(pop, dtype=np.float64), title_keys=keys)
 
     @classmethod
@@ -106,7 +106,7 @@ class SearchIndex:
         """From a loaded bundle, sharing its title index (one sort of the titles, not two)."""
         tracks = bundle.tracks
         pop = tracks["chart_appearances"] if "chart_appearances" in tracks else np.zeros(len(tracks))
-        return cls(pa.array(tracks["title"], pa.string()), pa.array(tracks["artist"], pa.string()),
+        return cls(string_column(tracks["title"]), string_column(tracks["artist"]),
                    np.asarray(pop, dtype=np.float64), title_keys=bundle.title_index.sorted)
 
     def __len__(self) -> int:

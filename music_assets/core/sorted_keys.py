@@ -20,6 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+def string_column(values: object) -> pa.Array | pa.ChunkedArray:
+    """A string column (pandas, Arrow or a sequence) as Arrow strings, without a copy when it is
+    Arrow-backed already: naming a type, e.g. `pa.array(col, pa.string())` of a large_string
+    column, copies it (36 MB for titles and artists at 1M tracks)."""
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
+    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else arr.cast(pa.large_string())
+
+
 def _one_chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
