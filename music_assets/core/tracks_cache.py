@@ -74,15 +74,16 @@ def _fd_sha256(fd: int) -> str:
     return digest.hexdigest()
 
 
-def _open_verified(path: Path, sha256: str) -> pa.Table:
+def _open_verified(path: Path, sha256: str, check_bytes: bool = True) -> pa.Table:
     """The table in `path`, memory-mapped, if the mapped file's bytes match the name and its
-    metadata names `sha256`; raises ValueError, OSError or ArrowException otherwise."""
+    metadata names `sha256`; raises ValueError, OSError or ArrowException otherwise.
+    `check_bytes=False`: the file was just written and hashed by this process, under the lock."""
     expected = path.name[len(sha256) + 1: -len(SUFFIX)]
     if not _HEX64.fullmatch(expected):
         raise ValueError("not a cache file name")
     source = pa.memory_map(str(path))  # the whole file is mapped now: the bytes checked are the bytes used
     try:
-        if _fd_sha256(source.fileno()) != expected:
+        if check_bytes and _fd_sha256(source.fileno()) != expected:
             raise ValueError("its bytes do not match its checksum (truncated or damaged)")
         reader = ipc.open_file(source)
         if (reader.schema.metadata or {}).get(KEY) != sha256.encode():
@@ -138,8 +139,11 @@ def cached_table(cache_dir: Path, sha256: str, read: Callable[[], pa.Table], kee
         shared = mapped(cache_dir, sha256)  # written by another process meanwhile: map that one
         if shared is None:
             _clean(cache_dir, sha256)  # bad copies of these tracks, writers' leftovers
-            if _write(table, cache_dir, sha256):
-                shared = mapped(cache_dir, sha256)
+            if (written := _write(table, cache_dir, sha256)) is not None:
+                try:
+                    shared = _open_verified(written, sha256, check_bytes=False)
+                except (OSError, ValueError, pa.ArrowException) as exc:
+                    log.warning("cannot map the tracks cache file %s just written: %s", written, exc)
                 _prune(cache_dir, keep)
     return shared if shared is not None else table
 
@@ -149,14 +153,13 @@ def _write(table: pa.Table, cache_dir: Path, sha256: str) -> Path | None:
     schema = table.schema.with_metadata({**(table.schema.metadata or {}), KEY: sha256.encode()})
     tmp = cache_dir / f".{sha256}.{os.getpid()}.tmp"
     try:
-        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, schema) as writer:
-            writer.write_table(table.replace_schema_metadata(schema.metadata))
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-            final = cache_dir / f"{sha256}-{_fd_sha256(fd)}{SUFFIX}"
-        finally:
-            os.close(fd)
+        with open(tmp, "wb") as fh:
+            sink = _HashingSink(fh)
+            with pa.PythonFile(sink, mode="w") as out, ipc.new_file(out, schema) as writer:
+                writer.write_table(table.replace_schema_metadata(schema.metadata))
+            fh.flush()
+            os.fsync(fh.fileno())  # a torn file after a crash would only fail its check; this keeps rewrites rare
+        final = cache_dir / f"{sha256}-{sink.digest.hexdigest()}{SUFFIX}"
         os.replace(tmp, final)
         return final
     except (OSError, pa.ArrowException) as exc:  # disk full, read-only folder
@@ -167,6 +170,24 @@ def _write(table: pa.Table, cache_dir: Path, sha256: str) -> Path | None:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
+
+
+class _HashingSink:
+    """A binary file that hashes what is written through it (the file's name needs its hash:
+    no second read of the file)."""
+
+    def __init__(self, fh) -> None:
+        self.fh, self.digest, self.closed = fh, hashlib.sha256(), False
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self.fh.write(data)
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self) -> None:  # the caller closes the file itself, after fsync
+        self.closed = True
 
 
 def _clean(cache_dir: Path, sha256: str) -> None:
