@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -55,19 +56,28 @@ class HtmlSafeJSON(JSONProvider):
 DATA_DIR_ENV = "MUSIC_ADVISER_DATA_DIR"
 
 
+TRACKS_CACHE_ENV = "MUSIC_ADVISER_TRACKS_CACHE"  # the tracks cache folder for worker processes
+
+
 def default_data_dir() -> storage.StorePath:
     return storage.as_path(os.environ.get(DATA_DIR_ENV, "data"))
 
 
+def default_tracks_cache() -> Path:
+    """Where serving keeps memory-mapped copies of tracks tables: the user's cache folder."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "music-adviser" / "tracks"
+
+
 def create_app(data_dir: storage.Location | None = None, *, check_interval: float = 1.0,
                retry_after: float = 10.0, background_reload: bool = True, live_lookup: LiveLookup | None | str = "env",
-               config: dict[str, Any] | None = None) -> Flask:
+               config: dict[str, Any] | None = None, tracks_cache: os.PathLike[str] | str | None = None) -> Flask:
     """Build the app over `<data_dir>/models` (default: $MUSIC_ADVISER_DATA_DIR or ./data); the
     data folder may be an object-store URL (`s3://bucket/prefix`) shared by several replicas.
 
     `live_lookup`: "env" builds the Spotify lookup only when the spotify source is configured
     with credentials in the environment (otherwise none: offline the app never calls the network);
-    pass None to disable it, or an object to use it.
+    pass None to disable it, or an object to use it. `tracks_cache`: a local folder for the
+    memory-mapped copy of the tracks table that worker processes share (None: none).
     """
     app = Flask(__name__)
     app.json = HtmlSafeJSON(app)
@@ -80,7 +90,7 @@ def create_app(data_dir: storage.Location | None = None, *, check_interval: floa
     app.config.update(config or {})
     data_dir = storage.as_path(data_dir) if data_dir is not None else default_data_dir()
     store = ModelStore(data_dir / "models", check_interval=check_interval, retry_after=retry_after,
-                       background=background_reload)
+                       background=background_reload, tracks_cache=tracks_cache)
     app.extensions["model_store"] = store
     app.extensions["live_lookup"] = live_lookup_from_env() if live_lookup == "env" else live_lookup
 

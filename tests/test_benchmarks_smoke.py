@@ -15,6 +15,7 @@ from benchmarks.common import CACHE_ENV, sizes_arg
 @pytest.fixture(autouse=True)
 def bench_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv("MUSIC_ADVISER_TRACKS_CACHE", str(tmp_path / "tracks-cache"))  # servers with workers
     return tmp_path / "cache"
 
 
@@ -97,3 +98,19 @@ def test_ingest_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture) -
     # the pipeline keeps the tracks the bare scan sees (minus the few with only malformed rows)
     assert 0.95 * bare["tracks"] <= pipe["tracks"] <= bare["tracks"]
     assert list(tmp_path.iterdir()) == []  # the generated CSV and assets are cleaned up
+
+
+def test_serving_cold_start_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import serving_cold_start
+
+    root = Path(serving_cold_start.__file__).resolve().parents[1]  # this code as its own "before"
+    assert serving_cold_start.main(["--sizes", "600", "--runs", "1", "--before", str(root),
+                                    "--servers", "waitress,granian-restart"]) == 0
+    out = capsys.readouterr().out
+    loads, served = out.split("### python -m serving")
+    assert [r["code"] for r in _table(loads)] == ["before", "this code"]
+    rows = _table(served)
+    assert [(r["code"], r["server"]) for r in rows] == [
+        ("before", "waitress (1 process)"), ("this code", "waitress (1 process)"),
+        ("this code", "granian-restart (2 processes)")]
+    assert all(r["failed requests"] == "0" and float(r["publish -> served s"]) > 0 for r in rows)

@@ -17,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,10 +31,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from music_assets.core import ann as ann_lib
-from music_assets.core import storage
+from music_assets.core import storage, tracks_cache
 from music_assets.core.cleaning import normalize_text
-from music_assets.core.model import Embedding
+from music_assets.core.embedding import Embedding
 from music_assets.core.recommend_index import RecommendIndex
+from music_assets.core.sorted_keys import SortedKeys, string_column
 
 FORMAT_VERSION = 1
 TRACKS_FILE = "tracks.parquet"
@@ -124,63 +127,36 @@ def _list_array(series: pd.Series) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
+def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+
+
 class _KeyIndex(Mapping[str, np.ndarray]):
-    """key -> row indices, from (key, row) pairs sorted once by key. Lookups binary-search the
-    Arrow string array (about 20 probes at a million keys), so building the index creates no
-    Python object per row, unlike a dict, which cost seconds at load for 1M tracks."""
+    """key -> row indices, over SortedKeys (sorted Arrow arrays, binary-searched), so building
+    the index creates no Python object per row, unlike a dict, which cost seconds at load for 1M
+    tracks."""
 
-    def __init__(self, keys: pa.Array, rows: np.ndarray):
-        order = pc.sort_indices(keys)  # stable: rows of one key stay ascending
-        self._keys = keys.take(order)
-        self._rows = rows[order.to_numpy()]
-
-    def _range(self, key: object) -> tuple[int, int]:
-        if not isinstance(key, str):
-            return 0, 0
-        keys, lo, hi = self._keys, 0, len(self._keys)
-        while lo < hi:  # leftmost position with keys[pos] >= key
-            mid = (lo + hi) // 2
-            if keys[mid].as_py() < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        end, hi = lo, len(keys)
-        while end < hi:  # leftmost position with keys[pos] > key
-            mid = (end + hi) // 2
-            if keys[mid].as_py() <= key:
-                end = mid + 1
-            else:
-                hi = mid
-        return lo, end
+    def __init__(self, keys: pa.Array | pa.ChunkedArray, rows: np.ndarray):
+        self.sorted = SortedKeys(keys, rows)
 
     def __getitem__(self, key: str) -> np.ndarray:
-        lo, hi = self._range(key)
-        if lo == hi:
+        i = self.sorted.find(key) if isinstance(key, str) else -1
+        if i < 0:
             raise KeyError(key)
-        return self._rows[lo:hi]
+        return self.sorted.rows_of(i)
 
     def __contains__(self, key: object) -> bool:
-        lo, hi = self._range(key)
-        return hi > lo
+        return isinstance(key, str) and self.sorted.find(key) >= 0
 
     def groups(self) -> Iterator[tuple[str, np.ndarray]]:
         """Every (key, rows), in key order."""
-        if not len(self._keys):
-            return
-        keys = self._keys.to_numpy(zero_copy_only=False)
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        for a, b in zip(starts, np.r_[starts[1:], len(keys)]):
-            yield str(keys[a]), self._rows[a:b]
+        return self.sorted.groups()
 
     def __iter__(self) -> Iterator[str]:
         return (key for key, _ in self.groups())
 
-    @cached_property
-    def _n_keys(self) -> int:
-        return int(pc.count_distinct(self._keys).as_py()) if len(self._keys) else 0
-
     def __len__(self) -> int:
-        return self._n_keys
+        return len(self.sorted)
 
 
 class _FirstIndex(Mapping[str, int]):
@@ -231,16 +207,15 @@ class ModelBundle:
 
     @cached_property
     def genre_index(self) -> dict[str, np.ndarray]:
-        """genre -> sorted row indices of tracks that carry it."""
-        genres = _list_array(self.tracks["genres"])
-        flat, parent = pc.list_flatten(genres), pc.list_parent_indices(genres)
-        return dict(_KeyIndex(flat, parent.to_numpy().astype(np.int64)).groups())
+        """genre -> sorted row indices of tracks that carry it (the recommend index's inverted
+        index by genre, rather than a second sort of every genre string)."""
+        return self.recommend_index.genre_rows()
 
     @cached_property
     def title_index(self) -> Mapping[str, np.ndarray]:
         """normalized title -> row indices (several when songs share a title)."""
         if TITLE_KEY in self.tracks:
-            keys = pa.array(self.tracks[TITLE_KEY], pa.string())
+            keys = string_column(self.tracks[TITLE_KEY])
         else:  # a bundle written before title keys were stored
             keys = pa.array([normalize_text(t) for t in self.tracks["title"]], pa.string())
         return _KeyIndex(keys, np.arange(len(self.tracks), dtype=np.int64))
@@ -249,10 +224,13 @@ class ModelBundle:
     def id_index(self) -> Mapping[str, int]:
         """track id (and every alias id) -> row index."""
         aliases = _list_array(self.tracks["alias_ids"])
-        keys = pa.chunked_array([pa.array(self.tracks["track_id"], pa.string()), pc.list_flatten(aliases)])
+        ids = pa.array(self.tracks["track_id"], pa.large_string())
+        # the chunks themselves: pa.chunked_array([a ChunkedArray, ...]) converts it through Python
+        # objects, which cost 3 s at 1M tracks
+        keys = pa.chunked_array([*_chunks(ids), pc.list_flatten(aliases).cast(pa.large_string())])
         rows = np.concatenate([np.arange(len(self.tracks), dtype=np.int64),
                                pc.list_parent_indices(aliases).to_numpy().astype(np.int64)])
-        return _FirstIndex(_KeyIndex(keys.combine_chunks(), rows))
+        return _FirstIndex(_KeyIndex(keys, rows))
 
     @cached_property
     def recommend_index(self) -> RecommendIndex:
@@ -261,11 +239,15 @@ class ModelBundle:
         return RecommendIndex(self)
 
 
-def load_bundle(models_dir: storage.Location, version: str | None = None, verify: bool = True) -> ModelBundle:
+def load_bundle(models_dir: storage.Location, version: str | None = None, verify: bool = True,
+                cache_dir: os.PathLike[str] | str | None = None) -> ModelBundle:
     """Load a bundle (the published one by default), refusing anything incomplete or corrupt.
 
     From an object store the tracks file is fetched once and parsed from memory (one GET, no
-    per-row Python); an unreachable store raises storage.StorageError (an OSError)."""
+    per-row Python); an unreachable store raises storage.StorageError (an OSError). With a local
+    `cache_dir`, the tracks table is memory-mapped from an Arrow copy there (core/tracks_cache.py),
+    written by the first load of these tracks: no decode, and the pages are shared by every
+    process mapping it. The tracks file is still checked against its checksum either way."""
     models_dir = storage.as_path(models_dir)
     version = version or storage.read_pointer(models_dir)
     if not version:
@@ -282,8 +264,10 @@ def load_bundle(models_dir: storage.Location, version: str | None = None, verify
         raise BundleError(f"model {version}: format {found} is not {FORMAT_VERSION}")
     expected = meta.get("files", {}).get(TRACKS_FILE)
     try:
-        table = _fill_empty_lists(storage.read_checked_table(path / TRACKS_FILE, expected if verify else None))
-        tracks = table.to_pandas(types_mapper=_arrow_lists)
+        table = _read_tracks(path / TRACKS_FILE, expected if verify else None, cache_dir)
+        # split_blocks: numeric columns stay views of the Arrow buffers (no copy; from the cache,
+        # of the shared mapping) instead of being consolidated into new 2-D blocks
+        tracks = table.to_pandas(types_mapper=_arrow_lists, split_blocks=True)
     except FileNotFoundError as exc:
         raise BundleError(f"model {version}: {TRACKS_FILE} is missing") from exc
     except storage.ChecksumMismatch as exc:
@@ -303,6 +287,23 @@ def load_bundle(models_dir: storage.Location, version: str | None = None, verify
         ann=_load_ann(path, scaled.shape, expected, verify),
     )
     return bundle
+
+
+def _read_tracks(location: storage.StorePath, sha256: str | None, cache_dir: os.PathLike[str] | str | None) -> pa.Table:
+    """The bundle's tracks table, verified against `sha256` (None: not verified)."""
+    def read() -> pa.Table:
+        return _fill_empty_lists(storage.read_checked_table(location, sha256))
+
+    if cache_dir is None or sha256 is None:  # an unverified table is never cached
+        return read()
+    table = tracks_cache.mapped(Path(cache_dir), sha256)
+    if table is None:
+        return tracks_cache.cached_table(Path(cache_dir), sha256, read, look_first=False)
+    if storage.file_sha256(location) != sha256:
+        # the cached copy holds the right content, but this bundle's own file is damaged: refuse
+        # the bundle, as a replica without the cache does
+        raise storage.ChecksumMismatch(f"{location.name} does not match its checksum")
+    return table
 
 
 def content_key(bundle_dir: storage.Location) -> str | None:

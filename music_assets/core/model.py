@@ -3,7 +3,7 @@ exported as plain arrays so the published model is data, not pickled code."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,35 +12,12 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from music_assets.core.embedding import Embedding  # re-exported: the fitted form lives apart from the fitting
+
 # KMeans runs its OpenMP threads single-threaded: on a 2-core machine shared with other work,
 # OpenMP's busy-waiting threads made the elbow curve 90x slower (55.6 s vs 0.6 s for 3k tracks,
 # 61.9 s vs 5.9 s for 100k, benchmarks/pipeline.py), while one thread loses at most 2x when idle.
 KMEANS_THREADS = 1
-
-
-@dataclass
-class Embedding:
-    """A fitted scaler + PCA as arrays: everything needed to transform a new track exactly."""
-
-    features: list[str]
-    mean: list[float]
-    scale: list[float]
-    components: list[list[float]]  # n_components x n_features, in scaled space
-    explained_variance_ratio: list[float]
-
-    def scale_features(self, x: np.ndarray) -> np.ndarray:
-        return (np.asarray(x, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        # PCA centres on the scaled mean, which is 0 by construction of the scaler.
-        return self.scale_features(x) @ np.asarray(self.components).T
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Embedding":
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
 
 
 def fit_embedding(df: pd.DataFrame, features: list[str], n_components: int) -> tuple[Embedding, np.ndarray]:

@@ -9,7 +9,8 @@ here instead, once per bundle:
   KMeans cluster and per genre, each over that group's rows only, so cluster and genre modes
   scan a contiguous tenth of the catalog instead of gathering it from the whole matrix;
 - per-row genres as integer codes (an inverted index by genre, and the reasons' shared genres);
-- the rows each track must never be recommended with (same normalized title and artist);
+- which rows share a normalized title, so the rows each track must never be recommended with
+  (same normalized title and artist) are found on first use;
 - the result columns as Arrow string buffers, sliced per result (no pandas, no Arrow scalars).
 
 Memory: about (1 + 1 + genres per track) x the feature matrix (~110 MB at 1M tracks).
@@ -27,8 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from music_assets.core.cleaning import normalize_text
-
-TITLE_KEY = "title_key"  # bundle.TITLE_KEY (not imported: bundle imports this module)
+from music_assets.core.sorted_keys import ColumnReader, string_column
 
 if TYPE_CHECKING:
     from music_assets.core.bundle import ModelBundle
@@ -120,9 +120,9 @@ class RecommendIndex:
         self._cluster_cache: dict[int, Group] = {}
         self._genre_cache: dict[int, Group] = {}
         self._lock = threading.Lock()
-        self._twins = self._find_twins(bundle)
+        self._title_groups(bundle)
         tracks = bundle.tracks
-        self.records = Records([pa.array(tracks[c], pa.string()) if c in tracks else pa.nulls(self.n, pa.string())
+        self.records = Records([string_column(tracks[c]) if c in tracks else pa.nulls(self.n, pa.string())
                                 for c in STRING_COLUMNS])
         features = list(bundle.features)
         self.features = features
@@ -163,36 +163,30 @@ class RecommendIndex:
         by_code = self._groups(codes.astype(np.int64))
         self._genre_rows = {c: _distinct_sorted(parents[pos]) for c, pos in by_code.items()}
 
-    def _find_twins(self, bundle: ModelBundle) -> dict[int, np.ndarray]:
-        """row -> every row with its normalized title and artist (itself included), for the rows
-        that have such twins (none after the pipeline's dedupe, but any bundle may). Vectorized:
-        normalize_text runs once per distinct artist among rows sharing a title (0.5 s at 1M
-        tracks, where once per row took 5 s and per query 10-20 us)."""
-        tracks = bundle.tracks
-        if TITLE_KEY in tracks:
-            keys = pa.array(tracks[TITLE_KEY], pa.string())
-        else:  # an older bundle without stored title keys
-            keys = pa.array([normalize_text(t) for t in tracks["title"]], pa.string())
-        title = _dense(pc.dictionary_encode(_one_chunk(keys)).indices).astype(np.int64)
-        if not len(title):
-            return {}
-        shared = np.flatnonzero(np.bincount(title)[title] > 1)
-        if not len(shared):
-            return {}
-        artists = pc.dictionary_encode(_one_chunk(pa.array(tracks["artist"], pa.string())).take(pa.array(shared)))
-        normalized = [normalize_text(a) for a in artists.dictionary.to_pylist()]
-        key_code = {key: i for i, key in enumerate(dict.fromkeys(normalized))}
-        artist = np.asarray([key_code[key] for key in normalized], dtype=np.int64)[_dense(artists.indices)]
-        song = title[shared] * len(key_code) + artist  # one number per (title, artist) key
-        order = np.argsort(song, kind="stable")
-        rows, song = shared[order], song[order]
-        starts = np.flatnonzero(np.r_[True, song[1:] != song[:-1]])
-        twins: dict[int, np.ndarray] = {}
-        for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(rows)]):
-            if b - a > 1:
-                group = np.sort(rows[a:b])
-                twins.update((int(i), group) for i in group)
-        return twins
+    def _title_groups(self, bundle: ModelBundle) -> None:
+        """Which rows share their normalized title with another row (vectorised, from the bundle's
+        title index), so that excluded() can find a row's twins, same title and artist, when it
+        is first asked: none exist after the pipeline's dedupe, and normalizing the artists of
+        every shared title at load cost 0.5-2 s at 1M tracks for an answer almost always empty."""
+        titles = bundle.title_index.sorted
+        sizes = titles.sizes()
+        shared = np.repeat(sizes > 1, sizes)
+        self._titles = titles
+        self._title_group = np.full(self.n, -1, dtype=np.int32)
+        self._title_group[titles.rows[shared]] = titles.group_of_rows()[shared]
+        self._artists = ColumnReader(string_column(bundle.tracks["artist"]))
+        self._twin_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _twins(self, group: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows sorted, their normalized artists' codes) of one shared title, computed once."""
+        found = self._twin_cache.get(group)
+        if found is None:
+            rows = np.sort(self._titles.rows_of(group))
+            names = [normalize_text(a) for a in self._artists.get(rows.tolist())]
+            codes = {name: i for i, name in enumerate(dict.fromkeys(names))}
+            found = (rows, np.array([codes[name] for name in names]))
+            self._twin_cache[group] = found  # a race computes the same value twice, harmlessly
+        return found
 
     def _group(self, cache: dict[int, Group], rows: np.ndarray, key: int) -> Group:
         group = cache.get(key)
@@ -229,5 +223,12 @@ class RecommendIndex:
 
     def excluded(self, query: int) -> np.ndarray:
         """The query and every row with its normalized title and artist, sorted."""
-        twins = self._twins.get(query)
-        return twins if twins is not None else np.array([query], dtype=np.int64)
+        group = self._title_group[query]
+        if group < 0:
+            return np.array([query], dtype=np.int64)
+        rows, artists = self._twins(int(group))
+        return rows[artists == artists[np.searchsorted(rows, query)]]
+
+    def genre_rows(self) -> dict[str, np.ndarray]:
+        """genre name -> sorted rows of the tracks that carry it."""
+        return {self.genre_names[code]: rows for code, rows in self._genre_rows.items()}
