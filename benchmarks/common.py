@@ -7,12 +7,16 @@ import resource
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from music_assets.core import storage
 from music_assets.core.bundle import write_bundle
+
+if TYPE_CHECKING:  # dagster is imported only by the benchmarks that run Dagster
+    import dagster as dg
 from music_assets.core.cleaning import clean_tracks
 from music_assets.core.model import fit_clusters, fit_embedding
 from music_assets.core.schema import DEFAULT_MODEL_FEATURES
@@ -143,4 +147,19 @@ def sizes_arg(text: str) -> list[int]:
         part = part.strip().lower()
         mult = 1_000_000 if part.endswith("m") else 1_000 if part.endswith("k") else 1
         out.append(int(float(part.rstrip("mk")) * mult))
+    return out
+
+
+def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Seconds per step of a run, from STEP_START to STEP_SUCCESS in Dagster's event log."""
+    start: dict[str, float] = {}
+    out: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        ev = entry.dagster_event
+        if ev is None or ev.step_key is None:
+            continue
+        if ev.event_type_value == "STEP_START":
+            start[ev.step_key] = entry.timestamp
+        elif ev.event_type_value == "STEP_SUCCESS":
+            out[ev.step_key] = entry.timestamp - start[ev.step_key]
     return out

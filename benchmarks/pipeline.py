@@ -17,7 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from benchmarks.common import demo_models_dir, ensure_ann, print_table, sizes_arg
+from benchmarks.common import demo_models_dir, ensure_ann, print_table, sizes_arg, step_seconds
 from music_assets.assets.ann_index import ann_index
 from music_assets.definitions import ALL_ASSETS
 from music_assets.resources import DataStore, SourceResource
@@ -34,16 +34,7 @@ def pipeline_times(n_tracks: int, data_dir: Path) -> list[dict[str, object]]:
     total = time.perf_counter() - t0
     if not result.success:
         raise SystemExit("pipeline failed")
-    start: dict[str, float] = {}
-    rows = []
-    for entry in instance.all_logs(result.run_id):
-        ev = entry.dagster_event
-        if ev is None or ev.step_key is None:
-            continue
-        if ev.event_type_value == "STEP_START":
-            start[ev.step_key] = entry.timestamp
-        elif ev.event_type_value == "STEP_SUCCESS":
-            rows.append({"asset": ev.step_key, "seconds": f"{entry.timestamp - start[ev.step_key]:.1f}"})
+    rows = [{"asset": step, "seconds": f"{seconds:.1f}"} for step, seconds in step_seconds(instance, result.run_id).items()]
     rows.sort(key=lambda r: -float(r["seconds"]))
     step_sum = sum(float(r["seconds"]) for r in rows)
     rows.append({"asset": "sum of steps", "seconds": f"{step_sum:.1f}"})

@@ -27,7 +27,7 @@ import dagster as dg
 import numpy as np
 import pyarrow.parquet as pq
 
-from benchmarks.common import print_table, sizes_arg
+from benchmarks.common import print_table, sizes_arg, step_seconds
 from benchmarks.ingest_charts import write_demo_charts_csv
 from music_assets.assets.chart_rows import chart_rows
 from music_assets.assets.cluster_k import cluster_k
@@ -39,21 +39,6 @@ from music_assets.assets.unique_tracks import unique_tracks
 from music_assets.resources import DataStore, SourceResource
 
 STAGES = ("all", "tracks")
-
-
-def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
-    """Seconds per step of a run, from STEP_START to STEP_SUCCESS in Dagster's event log."""
-    start: dict[str, float] = {}
-    out: dict[str, float] = {}
-    for entry in instance.all_logs(run_id):
-        ev = entry.dagster_event
-        if ev is None or ev.step_key is None:
-            continue
-        if ev.event_type_value == "STEP_START":
-            start[ev.step_key] = entry.timestamp
-        elif ev.event_type_value == "STEP_SUCCESS":
-            out[ev.step_key] = entry.timestamp - start[ev.step_key]
-    return out
 
 
 def run(assets: list, data_dir: Path, source: SourceResource, spark=None, run_config: dict | None = None) -> dict[str, float]:

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from music_assets.core import storage
 from music_assets.definitions import ALL_ASSETS
 from music_assets.resources import DataStore, SourceResource
+
+
+@pytest.fixture(params=["local", "memory"])
+def data_root(request, tmp_path: Path):
+    """A data folder: a local path, or a fresh prefix of fsspec's in-memory object store (both
+    go through core/storage.py, so tests taking this run on each)."""
+    if request.param == "local":
+        yield storage.as_path(tmp_path / "data")
+        return
+    path = storage.as_path(f"memory://music-adviser-{uuid.uuid4().hex}/data")
+    yield path
+    storage.remove_tree(path)
 
 SMALL_DEMO_TRACKS = 3_000
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -3,9 +3,7 @@ applying it through Dagster to a models folder on a local disk and on an object 
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -69,33 +67,23 @@ def test_nothing_pruned_without_a_published_version() -> None:
 # -- the model_retention asset: the rule applied to a real models folder, local or object store ----
 
 
-@pytest.fixture(params=["local", "memory"])
-def data_dir(request, tmp_path: Path):
-    if request.param == "local":
-        yield storage.as_path(tmp_path / "data")
-        return
-    path = storage.as_path(f"memory://music-adviser-{uuid.uuid4().hex}/data")
-    yield path
-    storage.remove_tree(path)
-
-
 def fake_bundle(models, version: str) -> None:
     """A bundle folder as the pipeline leaves it: several files, one in a subfolder."""
     for name in (TRACKS_FILE, "quality.json", "plots/elbow.png", META_FILE):
         storage.write_bytes(b"x", models / version / name)
 
 
-def retention(data_dir, keep_previous: int, min_age_hours: float):
-    result = materialize_demo(data_dir, selection=["model_retention"], run_config={
+def retention(data_root, keep_previous: int, min_age_hours: float):
+    result = materialize_demo(data_root, selection=["model_retention"], run_config={
         "ops": {"model_retention": {"config": {"keep_previous": keep_previous, "min_age_hours": min_age_hours}}}})
     assert result.success
     (event,) = result.get_asset_materialization_events()
     return event.event_specific_data.materialization.metadata
 
 
-def test_retention_asset_deletes_only_old_versions_beyond_the_rollback_targets(data_dir) -> None:
+def test_retention_asset_deletes_only_old_versions_beyond_the_rollback_targets(data_root) -> None:
     now = datetime.now(timezone.utc)
-    models = data_dir / "models"
+    models = data_root / "models"
     versions = [new_version(f"{n:08x}" * 8, now - timedelta(days=n)) for n in range(7)]
     for v in versions:
         fake_bundle(models, v)
@@ -103,7 +91,7 @@ def test_retention_asset_deletes_only_old_versions_beyond_the_rollback_targets(d
     fake_bundle(models, ".staging-abc")  # a crashed write's leftovers are not versions
     storage.publish_pointer(models, versions[2])  # versions[0:2] are newer builds (e.g. a run in flight)
 
-    meta = retention(data_dir, keep_previous=2, min_age_hours=1)
+    meta = retention(data_root, keep_previous=2, min_age_hours=1)
     assert meta["deleted_versions"].value == [versions[6], versions[5]]
     assert meta["published_version"].value == versions[2] and meta["deleted_count"].value == 2
     left = storage.list_names(models)
@@ -113,27 +101,27 @@ def test_retention_asset_deletes_only_old_versions_beyond_the_rollback_targets(d
     for v in versions[2:5]:  # the published bundle and its rollback targets are whole
         assert storage.read_bytes(models / v / "plots" / "elbow.png") == b"x"
 
-    meta = retention(data_dir, keep_previous=0, min_age_hours=36)  # day 3 and 4 are older than 36 h
+    meta = retention(data_root, keep_previous=0, min_age_hours=36)  # day 3 and 4 are older than 36 h
     assert meta["deleted_versions"].value == [versions[4], versions[3]]
     assert storage.exists(models / versions[2] / META_FILE)  # the published one, never
 
 
-def test_retention_asset_spares_young_versions_and_does_nothing_without_a_publish(data_dir) -> None:
+def test_retention_asset_spares_young_versions_and_does_nothing_without_a_publish(data_root) -> None:
     now = datetime.now(timezone.utc)
-    models = data_dir / "models"
+    models = data_root / "models"
     versions = [new_version("ab" * 32, now - timedelta(minutes=m)) for m in (1, 10, 20, 120)]
     for v in versions:
         fake_bundle(models, v)
-    assert retention(data_dir, keep_previous=0, min_age_hours=0)["deleted_versions"].value == []  # no LATEST
+    assert retention(data_root, keep_previous=0, min_age_hours=0)["deleted_versions"].value == []  # no LATEST
     storage.publish_pointer(models, versions[0])
-    meta = retention(data_dir, keep_previous=0, min_age_hours=0.5)
+    meta = retention(data_root, keep_previous=0, min_age_hours=0.5)
     assert meta["deleted_versions"].value == [versions[3]]  # 10 and 20 minutes old: still young
     assert set(versions[:3]) <= set(storage.list_names(models))
 
 
-def test_publishing_records_history_and_retention_prunes_failed_builds_first(data_dir) -> None:
+def test_publishing_records_history_and_retention_prunes_failed_builds_first(data_root) -> None:
     now = datetime.now(timezone.utc)
-    models = data_dir / "models"
+    models = data_root / "models"
     served, failed, current = ([new_version(f"{n:08x}" * 8, now - timedelta(days=n)) for n in ns]
                                for ns in ((6, 5, 4), (3, 2), (1,)))
     for v in (*served, *failed, *current):
@@ -146,7 +134,7 @@ def test_publishing_records_history_and_retention_prunes_failed_builds_first(dat
     history["since"] = (now - timedelta(days=30)).isoformat()  # as if recorded all along
     storage.write_json(history, models / storage.PUBLISHED_HISTORY)
 
-    meta = retention(data_dir, keep_previous=2, min_age_hours=1)
+    meta = retention(data_root, keep_previous=2, min_age_hours=1)
     assert meta["deleted_versions"].value == [served[0], *failed]  # oldest first
     left = set(storage.list_names(models))
     assert {served[1], served[2], current[0], storage.PUBLISHED_HISTORY} <= left

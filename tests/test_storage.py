@@ -23,17 +23,6 @@ from music_assets.core.features_store import (STORE_COLUMNS, checkpoint_dir, che
 from music_assets.resources import DataStore, SourceResource
 
 
-@pytest.fixture(params=["local", "memory"])
-def root(request, tmp_path: Path):
-    """A data folder: a local path, or a fresh prefix of fsspec's in-memory object store."""
-    if request.param == "local":
-        yield storage.as_path(tmp_path / "data")
-        return
-    path = storage.as_path(f"memory://music-adviser-{uuid.uuid4().hex}/data")
-    yield path
-    storage.remove_tree(path)
-
-
 class Boom(RuntimeError):
     pass
 
@@ -47,8 +36,8 @@ def test_as_path_keeps_local_paths_plain_and_refuses_credentials_in_urls(tmp_pat
     assert "hunter2" not in str(caught.value)
 
 
-def test_writes_appear_whole_and_a_failed_write_leaves_the_old_file(root) -> None:
-    path = root / "assets" / "t.parquet"
+def test_writes_appear_whole_and_a_failed_write_leaves_the_old_file(data_root) -> None:
+    path = data_root / "assets" / "t.parquet"
     storage.write_parquet(pd.DataFrame({"a": [1, 2, 3]}), path)
     assert storage.read_parquet(path)["a"].tolist() == [1, 2, 3]
     with pytest.raises(Boom):
@@ -57,23 +46,23 @@ def test_writes_appear_whole_and_a_failed_write_leaves_the_old_file(root) -> Non
             raise Boom("the source failed halfway")
     assert storage.read_parquet(path)["a"].tolist() == [1, 2, 3]  # the old file, not half a new one
     with pytest.raises(Boom):
-        with storage.atomic_path(root / "assets" / "new.bin") as tmp:
+        with storage.atomic_path(data_root / "assets" / "new.bin") as tmp:
             tmp.write_bytes(b"half")
             raise Boom()
-    assert not storage.exists(root / "assets" / "new.bin")
-    assert [n for n in storage.list_names(root / "assets")] == ["t.parquet"]  # no temporary left over
-    storage.write_json({"b": 1}, root / "x.json")
-    assert storage.read_json(root / "x.json") == {"b": 1}
+    assert not storage.exists(data_root / "assets" / "new.bin")
+    assert [n for n in storage.list_names(data_root / "assets")] == ["t.parquet"]  # no temporary left over
+    storage.write_json({"b": 1}, data_root / "x.json")
+    assert storage.read_json(data_root / "x.json") == {"b": 1}
     assert storage.file_sha256(path) == hashlib.sha256(storage.read_bytes(path)).hexdigest()
     assert storage.size(path) == len(storage.read_bytes(path))
     with storage.open_parquet(path) as parquet:
         assert parquet.metadata.num_rows == 3
     with pytest.raises(FileNotFoundError, match="materialize the upstream asset"):
-        storage.read_parquet(root / "assets" / "missing.parquet")
+        storage.read_parquet(data_root / "assets" / "missing.parquet")
 
 
-def test_pointer_names_only_existing_versions_and_its_stamp_changes_with_it(root) -> None:
-    models = root / "models"
+def test_pointer_names_only_existing_versions_and_its_stamp_changes_with_it(data_root) -> None:
+    models = data_root / "models"
     assert storage.read_pointer(models) is None and storage.pointer_stamp(models) is None
     with pytest.raises(FileNotFoundError):
         storage.publish_pointer(models, "20260101T000000000000Z-aaaaaaaa")
@@ -87,26 +76,26 @@ def test_pointer_names_only_existing_versions_and_its_stamp_changes_with_it(root
     assert storage.pointer_stamp(models) != first
 
 
-def test_folders_list_delete_and_share(root) -> None:
+def test_folders_list_delete_and_share(data_root) -> None:
     for name in ("b/one.txt", "a/two.txt", "a/deep/three.txt", "c.txt"):
-        storage.write_text(name, root / name)
-    assert storage.list_names(root) == ["a", "b", "c.txt"]
-    assert storage.list_names(root / "nothing-here") == []
-    storage.remove_tree(root / "a")
-    assert storage.list_names(root) == ["b", "c.txt"] and not storage.exists(root / "a" / "two.txt")
-    storage.remove_tree(root / "a")  # already gone: nothing to do
-    storage.remove_file(root / "c.txt")
-    storage.remove_file(root / "c.txt")
-    assert storage.list_names(root) == ["b"]
-    storage.write_text("other", root / "shared.txt")
-    assert storage.share_file(root / "b" / "one.txt", root / "shared.txt")
-    assert storage.read_text(root / "shared.txt") == "b/one.txt"
-    if storage.is_local(root):  # a hard link: the same inode, no second copy on disk
-        assert (root / "shared.txt").stat().st_ino == (root / "b" / "one.txt").stat().st_ino
+        storage.write_text(name, data_root / name)
+    assert storage.list_names(data_root) == ["a", "b", "c.txt"]
+    assert storage.list_names(data_root / "nothing-here") == []
+    storage.remove_tree(data_root / "a")
+    assert storage.list_names(data_root) == ["b", "c.txt"] and not storage.exists(data_root / "a" / "two.txt")
+    storage.remove_tree(data_root / "a")  # already gone: nothing to do
+    storage.remove_file(data_root / "c.txt")
+    storage.remove_file(data_root / "c.txt")
+    assert storage.list_names(data_root) == ["b"]
+    storage.write_text("other", data_root / "shared.txt")
+    assert storage.share_file(data_root / "b" / "one.txt", data_root / "shared.txt")
+    assert storage.read_text(data_root / "shared.txt") == "b/one.txt"
+    if storage.is_local(data_root):  # a hard link: the same inode, no second copy on disk
+        assert (data_root / "shared.txt").stat().st_ino == (data_root / "b" / "one.txt").stat().st_ino
 
 
-def test_bundle_on_the_store_loads_like_the_local_one(root, demo_bundle, tmp_path: Path) -> None:
-    models = root / "models"
+def test_bundle_on_the_store_loads_like_the_local_one(data_root, demo_bundle, tmp_path: Path) -> None:
+    models = data_root / "models"
     args = (demo_bundle.tracks, demo_bundle.embedding, demo_bundle.centroids, dict(demo_bundle.meta["settings"]))
     version, path = write_bundle(models, *args)
     storage.publish_pointer(models, version)
@@ -122,7 +111,7 @@ def test_bundle_on_the_store_loads_like_the_local_one(root, demo_bundle, tmp_pat
     again, again_path = write_bundle(models, demo_bundle.tracks, demo_bundle.embedding, demo_bundle.centroids,
                                      {"default_mode": "nearest"}, share_tracks_from=path)
     assert again != version and storage.read_bytes(again_path / TRACKS_FILE) == storage.read_bytes(path / TRACKS_FILE)
-    if storage.is_local(root):
+    if storage.is_local(data_root):
         assert (again_path / TRACKS_FILE).stat().st_ino == (path / TRACKS_FILE).stat().st_ino
     assert load_bundle(models, again).meta["settings"] == {"default_mode": "nearest"}
 
@@ -154,22 +143,22 @@ def test_a_bundle_cut_off_while_uploading_is_never_a_bundle(demo_bundle, monkeyp
     storage.remove_tree(models.parent)
 
 
-def test_duckdb_aggregates_chart_rows_on_the_store(root, tmp_path: Path) -> None:
+def test_duckdb_aggregates_chart_rows_on_the_store(data_root, tmp_path: Path) -> None:
     rows = pd.DataFrame({
         "title": ["A", "A", "B"], "rank": [1, 3, 2], "date": pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-01"]).date,
         "artist": ["X", "X", "Y"], "url": ["u1", "u1", "u2"], "region": ["Global", "France", "Global"],
         "chart": ["top200"] * 3, "trend": [""] * 3, "streams": [10, 20, 5],
         "track_id": ["0" * 22, "0" * 22, "1" * 22],
     })
-    storage.write_parquet(rows, root / "assets" / "chart_rows.parquet")
+    storage.write_parquet(rows, data_root / "assets" / "chart_rows.parquet")
     storage.write_parquet(rows, tmp_path / "local_rows.parquet")
-    on_store = unique_tracks_from_parquet(root / "assets" / "chart_rows.parquet")
+    on_store = unique_tracks_from_parquet(data_root / "assets" / "chart_rows.parquet")
     assert on_store.equals(unique_tracks_from_parquet(tmp_path / "local_rows.parquet"))
     assert on_store.column("n_regions").to_pylist() == [2, 1] and on_store.column("total_streams").to_pylist() == [30, 5]
 
 
-def test_ann_index_round_trips_through_the_store(root, demo_bundle) -> None:
-    bundle_dir = root / "models" / "v"
+def test_ann_index_round_trips_through_the_store(data_root, demo_bundle) -> None:
+    bundle_dir = data_root / "models" / "v"
     meta = ann.write_index(bundle_dir, demo_bundle.scaled, "tracks-sha", ann.AnnParams(ef_construction=40))
     assert storage.list_names(bundle_dir) == sorted([ann.INDEX_FILE, ann.DUPLICATES_FILE, ann.META_FILE])
     index = ann.load_index(bundle_dir, *demo_bundle.scaled.shape, tracks_sha256="tracks-sha")
@@ -180,8 +169,8 @@ def test_ann_index_round_trips_through_the_store(root, demo_bundle) -> None:
         ann.load_index(bundle_dir, *demo_bundle.scaled.shape, tracks_sha256="tracks-sha")
 
 
-def test_feature_checkpoints_on_the_store(root) -> None:
-    store_path = root / "assets" / "track_features.parquet"
+def test_feature_checkpoints_on_the_store(data_root) -> None:
+    store_path = data_root / "assets" / "track_features.parquet"
     parts = checkpoint_dir(store_path)
     assert checkpoint_rows(parts) == 0 and load_store(store_path, parts) is None
     full = pd.DataFrame({"track_id": ["a", "b"], "source": ["demo", "demo"]}).reindex(columns=list(STORE_COLUMNS))

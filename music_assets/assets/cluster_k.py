@@ -1,6 +1,9 @@
 """cluster_k: the elbow curve and the k chosen from it by a stated rule."""
 
+from collections.abc import Callable
+
 import dagster as dg
+import pandas as pd
 
 from music_assets.assets import incremental
 from music_assets.assets.metadata import parquet_metadata
@@ -27,21 +30,33 @@ def pc_columns(columns: list[str]) -> list[str]:
 def cluster_k(context: dg.AssetExecutionContext, config: ElbowConfig, store: DataStore) -> dg.MaterializeResult:
     """KMeans inertia for k = min_k..max_k and the knee of that curve (Kneedle rule: the point
     farthest below the chord joining the curve's ends), replacing the seed's k=7 picked by eye."""
+    def fit(embedding: storage.StorePath) -> pd.DataFrame:
+        emb = storage.read_parquet(embedding)
+        coords = emb.loc[:, pc_columns(list(emb.columns))].to_numpy()
+        return elbow_curve(coords, range(config.min_k, config.max_k + 1), config.seed, config.sample_size)
+
+    return materialize_elbow(context, config, store, fit)
+
+
+def materialize_elbow(context: dg.AssetExecutionContext, config: ElbowConfig, store: DataStore,
+                      fit: Callable[[storage.StorePath], pd.DataFrame], engine: str = "",
+                      code_version: str = CODE_VERSION) -> dg.MaterializeResult:
+    """The cluster_k step on any engine: `fit` turns the embedding file into the inertia curve;
+    the knee rule, the refit-only-when-inputs-changed marker (keyed by `code_version`, so switching
+    engines refits), the file and the metadata are shared."""
     if not 2 <= config.min_k < config.max_k:
         raise dg.Failure(f"need 2 <= min_k < max_k, got min_k={config.min_k}, max_k={config.max_k}")
     inputs, path = [store.asset_path("track_embedding")], store.asset_path("cluster_k")
     marker = store.asset_path("cluster_k", ".fingerprint.json")
-    current = incremental.fingerprint(inputs, config.model_dump(), CODE_VERSION)
+    current = incremental.fingerprint(inputs, config.model_dump(), code_version)
     refit = not incremental.unchanged(marker, current, [path])
     if refit:
-        emb = storage.read_parquet(inputs[0])
-        coords = emb.loc[:, pc_columns(list(emb.columns))].to_numpy()
-        curve = elbow_curve(coords, range(config.min_k, config.max_k + 1), config.seed, config.sample_size)
+        curve = fit(inputs[0])
         k = knee_k(curve)
         curve["chosen"] = curve["k"] == k
         storage.write_parquet(curve, path)
         incremental.record(marker, current)
-        context.log.info(f"elbow rule chose k={k} from k={config.min_k}..{config.max_k}")
+        context.log.info(f"elbow rule chose k={k} from k={config.min_k}..{config.max_k}" + (f" ({engine})" if engine else ""))
     else:
         curve = storage.read_parquet(path)
         k = int(curve.loc[curve["chosen"], "k"].iloc[0])
@@ -53,6 +68,7 @@ def cluster_k(context: dg.AssetExecutionContext, config: ElbowConfig, store: Dat
             preview=curve,
             chosen_k=k,
             refit=refit,
+            **({"engine": engine} if engine else {}),
             rule="Kneedle: max distance below the chord of the normalized inertia curve",
             elbow_curve=dg.MetadataValue.md(curve.to_markdown(index=False)),
         )

@@ -14,16 +14,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from music_assets.assets import incremental
 from music_assets.core.chart_ingest import REJECTED_KEPT
-from music_assets.assets.cluster_k import ElbowConfig, chosen_k, pc_columns
+from music_assets.assets.cluster_k import ElbowConfig, chosen_k, materialize_elbow, pc_columns
 from music_assets.assets.metadata import markdown_table, parquet_metadata
 from music_assets.assets.track_clusters import ClusterConfig, centroids_path
 from music_assets.assets.track_embedding import EmbeddingConfig, params_path
 from music_assets.assets.tracks import cleaning_result
 from music_assets.core import storage
 from music_assets.core.charts import MissingColumnsError
-from music_assets.core.model import knee_k
 from music_assets.core.schema import FEATURE_COLUMNS, TRACK_FEATURE_COLUMNS
 from music_assets.core.sources.files_charts import ChartFileConfig, ChartFileError
 from music_assets.core.spark import charts as spark_charts
@@ -158,33 +156,12 @@ def track_embedding_spark(context: dg.AssetExecutionContext, config: EmbeddingCo
 def cluster_k_spark(context: dg.AssetExecutionContext, config: SparkElbowConfig, store: DataStore,
                     spark: SparkResource) -> dg.MaterializeResult:
     """pyspark.ml KMeans cost for k = min_k..max_k and the knee by the local engine's Kneedle rule."""
-    if not 2 <= config.min_k < config.max_k:
-        raise dg.Failure(f"need 2 <= min_k < max_k, got min_k={config.min_k}, max_k={config.max_k}")
-    inputs, path = [store.asset_path("track_embedding")], store.asset_path("cluster_k")
-    marker = store.asset_path("cluster_k", ".fingerprint.json")
-    current = incremental.fingerprint(inputs, config.model_dump(), CODE_VERSION)
-    refit = not incremental.unchanged(marker, current, [path])
-    if refit:
-        coords = _session(spark, store).read.parquet(str(inputs[0]))
-        curve = spark_model.elbow_curve(coords, range(config.min_k, config.max_k + 1), config.seed,
-                                        config.sample_size, config.n_init, config.max_iter)
-        k = knee_k(curve)
-        curve["chosen"] = curve["k"] == k
-        storage.write_parquet(curve, path)
-        incremental.record(marker, current)
-        context.log.info(f"elbow rule chose k={k} from k={config.min_k}..{config.max_k} (spark)")
-    else:
-        curve = storage.read_parquet(path)
-        k = int(curve.loc[curve["chosen"], "k"].iloc[0])
-        context.log.info(f"elbow rule chose k={k} (embedding and config unchanged: previous fit reused)")
-    return dg.MaterializeResult(
-        data_version=dg.DataVersion(current[:16]),
-        metadata=parquet_metadata(
-            path, preview=curve, chosen_k=k, refit=refit, engine=f"spark {spark.master}",
-            rule="Kneedle: max distance below the chord of the normalized inertia curve",
-            elbow_curve=dg.MetadataValue.md(curve.to_markdown(index=False)),
-        )
-    )
+    def fit(embedding: storage.StorePath) -> pd.DataFrame:
+        coords = _session(spark, store).read.parquet(str(embedding))
+        return spark_model.elbow_curve(coords, range(config.min_k, config.max_k + 1), config.seed,
+                                       config.sample_size, config.n_init, config.max_iter)
+
+    return materialize_elbow(context, config, store, fit, engine=f"spark {spark.master}", code_version=CODE_VERSION)
 
 
 @dg.asset(name="track_clusters", group_name="model", kinds=KINDS, deps=["track_embedding", "cluster_k"])
