@@ -3,7 +3,7 @@ bundle's scaled float32 feature matrix, against exact numpy search in the same r
 
 For each library and search depth (ef): build time, index file size, recall@10 against the
 exact top 10, and single-query p50/p99 with the exact scan timed interleaved query by query.
-Every library indexes one row per distinct vector (music_assets/core/ann.py says why) and its
+Every library indexes one row per distinct vector (music_assets/model/ann.py says why) and its
 results are expanded with the duplicate rows, as the recommend path does; `--keep-duplicates`
 indexes every row instead, to show what duplicates do to each graph.
 
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import single_threaded_blas, demo_models_dir, fmt_ms, interleaved, p50_p99, print_table, sizes_arg
-from music_assets.core.ann import Duplicates, unique_rows
-from music_assets.core.bundle import load_bundle
+from music_assets.model.ann import Duplicates, unique_rows
+from music_assets.model.bundle import load_bundle
 
 K = 10
 

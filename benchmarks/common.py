@@ -12,15 +12,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from music_assets.core import storage
-from music_assets.core.bundle import write_bundle
+from music_assets import storage
+from music_assets.model import registry
+from music_assets.model.bundle import write_bundle
 
 if TYPE_CHECKING:  # dagster is imported only by the benchmarks that run Dagster
     import dagster as dg
-from music_assets.core.cleaning import clean_tracks
-from music_assets.core.model import fit_clusters, fit_embedding
-from music_assets.core.schema import DEFAULT_MODEL_FEATURES
-from music_assets.core.sources.demo import DemoCatalog, DemoConfig
+from music_assets.ingest.cleaning import clean_tracks
+from music_assets.training.fit import fit_clusters, fit_embedding
+from music_assets.schema import DEFAULT_MODEL_FEATURES
+from music_assets.ingest.sources.demo import DemoCatalog, DemoConfig
 
 CACHE_ENV = "MUSIC_ADVISER_BENCH_CACHE"
 BENCH_K = 8  # clusters for benchmark bundles; the elbow asset is measured in benchmarks.pipeline
@@ -41,7 +42,7 @@ def demo_models_dir(n_tracks: int, seed: int = 42, root: Path | None = None) -> 
     Cached by size and seed, because a 1M-track build takes about a minute.
     """
     models = (root or cache_dir()) / f"demo-{n_tracks}-{seed}" / "models"
-    if storage.read_pointer(models):
+    if registry.read_pointer(models):
         return models
     catalog = DemoCatalog(DemoConfig(n_tracks=n_tracks, seed=seed))
     truth = catalog.tracks
@@ -58,7 +59,7 @@ def demo_models_dir(n_tracks: int, seed: int = 42, root: Path | None = None) -> 
         clean[f"pc_{j + 1}"] = coords[:, j]
     clean["cluster"] = clusters.labels
     version, _ = write_bundle(models, clean, embedding, clusters.centroids, settings={"default_mode": "normal"})
-    storage.publish_pointer(models, version)
+    registry.publish_pointer(models, version)
     return models
 
 
@@ -66,8 +67,8 @@ def ensure_ann(models: Path) -> None:
     """Give the published bundle in `models` its ANN index (what the ann_index asset does)."""
     import json
 
-    from music_assets.core import ann
-    from music_assets.core.bundle import load_bundle
+    from music_assets.model import ann
+    from music_assets.model.bundle import load_bundle
 
     version = (models / "LATEST").read_text().strip()
     if ann.has_index(models / version):

@@ -5,9 +5,14 @@
 
 For each catalog size the same demo bundle is served with its ANN index and exact (the same
 files without the index), by each server in turn:
-- `waitress`: `python -m serving` (threads in one process, the default),
+- `default`:  `python -m serving` (granian, one worker process),
+- `waitress`: `python -m serving --server waitress` (threads in one process, the default before
+  benchmarks/serving_attacks.py),
 - `granian`:  `python -m serving --workers 2` (one process per core),
 - `gunicorn`: 2 gthread worker processes (`pip install -e ".[bench]"`), for comparison.
+With `--publish-during S`, each server gets its own data folder and a new model is published
+(LATEST replaced, as the pipeline does) S seconds into the saturated run: the hot reload under
+load, whose failed requests show in the errors column; the run checks the server then serves it.
 Two runs per server, each with every request a different random catalog song in the model's
 default mode (`--mode` to choose one):
 - saturated: `--connections` (32) closed-loop keep-alive connections send `--requests` (10,000)
@@ -45,7 +50,7 @@ from benchmarks.common import demo_models_dir, ensure_ann, print_table, sizes_ar
 
 ROOT = Path(__file__).resolve().parents[1]
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk" / "recommend.lua"
-SERVERS = ("waitress", "granian", "gunicorn")
+SERVERS = ("default", "waitress", "granian", "gunicorn")
 BEFORE = "waitress, before"  # `python -m serving` of another source tree (--before-src), for before/after
 
 
@@ -67,11 +72,16 @@ def exact_copy(models: Path, into: Path) -> Path:
     return into
 
 
-def server_command(server: str, data_dir: Path, port: int, threads: int, workers: int) -> list[str]:
+def server_command(server: str, data_dir: Path, port: int, threads: int, workers: int,
+                   check_interval: float = 60) -> list[str]:
     serving = [sys.executable, "-m", "serving", "--data-dir", str(data_dir), "--port", str(port),
-               "--check-interval", "60"]
-    if server in ("waitress", BEFORE):
+               "--check-interval", str(check_interval)]
+    if server == "default":
         return [*serving, "--threads", str(threads)]
+    if server == BEFORE:
+        return [*serving, "--threads", str(threads)]
+    if server == "waitress":
+        return [*serving, "--server", "waitress", "--threads", str(threads)]
     if server == "granian":
         return [*serving, "--workers", str(workers), "--threads", str(threads)]
     if server == "gunicorn":
@@ -83,14 +93,14 @@ def server_command(server: str, data_dir: Path, port: int, threads: int, workers
 class Server:
     """A server in a child process on a free port, stopped on exit."""
 
-    def __init__(self, server: str, data_dir: Path, threads: int, workers: int, src: Path = ROOT) -> None:
+    def __init__(self, server: str, data_dir: Path, threads: int, workers: int, src: Path = ROOT,
+                 check_interval: float = 60) -> None:
         self.port = free_port()
-        env = {**os.environ, "MUSIC_ADVISER_DATA_DIR": str(data_dir), "MUSIC_ADVISER_CHECK_INTERVAL": "60",
-               "OMP_NUM_THREADS": "1"}
-        if src != ROOT:
-            env["PYTHONPATH"] = str(src)
-        self.proc = subprocess.Popen(server_command(server, data_dir, self.port, threads, workers), cwd=src,
-                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Rate limits off: the load comes from one address, and the server is what is measured.
+        env = {**os.environ, "MUSIC_ADVISER_DATA_DIR": str(data_dir), "MUSIC_ADVISER_CHECK_INTERVAL": str(check_interval),
+               "OMP_NUM_THREADS": "1", "MUSIC_ADVISER_RATE_LIMIT": "off", "PYTHONPATH": str(src)}
+        self.proc = subprocess.Popen(server_command(server, data_dir, self.port, threads, workers, check_interval),
+                                     cwd=src, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def wait_ready(self, timeout: float = 600.0) -> float:
         """Seconds until /healthz answers with a model, several times in a row (every worker up)."""
@@ -217,6 +227,24 @@ def wrk_load(port: int, paths_file: Path, requests: int, connections: int, rate:
             "client_cpu": client_cpu}
 
 
+def healthz_version(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/healthz")
+    version = json.loads(conn.getresponse().read() or b"{}").get("model_version", "")
+    conn.close()
+    return version
+
+
+def publish_later(data_dir: Path, models: Path, delay: float) -> threading.Thread:
+    """After `delay` seconds, publish a new bundle into `data_dir` (LATEST replaced), on a thread."""
+    from benchmarks.serving_cold_start import next_bundle, publish
+
+    bundle = next_bundle(models)  # made now, so the publish itself is only links and a rename
+    thread = threading.Timer(delay, publish, args=(data_dir, bundle))
+    thread.start()
+    return thread
+
+
 def request_paths(models: Path, n: int, seed: int = 0, mode: str | None = None) -> list[str]:
     version = (models / "LATEST").read_text().strip()
     table = pq.read_table(models / version / "tracks.parquet", columns=["title", "artist"])
@@ -249,6 +277,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="also serve with `python -m serving` (waitress) of this source tree, e.g. an "
                              "export of main, as the 'before' of a before/after comparison")
     parser.add_argument("--search", default="ann,exact", help="serve the bundle with its ANN index (ann), without (exact), or both")
+    parser.add_argument("--publish-during", type=float, default=0.0,
+                        help="publish a new model this many seconds into the saturated run (0: none)")
     args = parser.parse_args(argv)
     client = ("wrk" if shutil.which("wrk") else "python") if args.client == "auto" else args.client
     servers = available_servers([s for s in args.servers.split(",") if s])
@@ -273,12 +303,19 @@ def main(argv: list[str] | None = None) -> None:
                 variants["exact"] = exact_copy(models, Path(tmp) / "exact")
             for label, data_dir in variants.items():
                 for server in servers:
-                    threads = args.server_threads if server in ("waitress", BEFORE) else 4
-                    proc = Server(server, data_dir, threads, args.workers,
-                                  args.before_src.resolve() if server == BEFORE else ROOT)
+                    threads = args.server_threads if server in ("waitress", BEFORE, "default") else 4
+                    served_dir, publisher = data_dir, None
+                    if args.publish_during:
+                        from benchmarks.serving_cold_start import data_copy
+
+                        served_dir, _ = data_copy(data_dir / "models", Path(tempfile.mkdtemp(dir=tmp)))
+                    proc = Server(server, served_dir, threads, args.workers,
+                                  args.before_src.resolve() if server == BEFORE else ROOT,
+                                  check_interval=1 if args.publish_during else 60)
                     runs = {}
                     try:
                         ready_s = proc.wait_ready()
+                        first_version = healthz_version(proc.port)
                         warm = paths[: min(500, len(paths))]
                         if client == "wrk":
                             wrk_load(proc.port, paths_file, len(warm), args.connections, None)  # warm-up
@@ -286,15 +323,26 @@ def main(argv: list[str] | None = None) -> None:
                             if args.paced_rate:
                                 plan.append((f"paced {args.paced_rate:g} req/s", args.paced_requests, args.paced_rate))
                             for run, count, rate in plan:
+                                if args.publish_during and rate is None:
+                                    publisher = publish_later(served_dir, data_dir / "models", args.publish_during)
                                 cpu0 = tree_cpu_seconds(proc.proc.pid)
                                 runs[run] = wrk_load(proc.port, paths_file, count, args.connections, rate)
                                 runs[run]["server_cpu"] = tree_cpu_seconds(proc.proc.pid) - cpu0
                         else:
                             python_load(proc.port, warm, args.connections)  # warm-up
+                            if args.publish_during:
+                                publisher = publish_later(served_dir, data_dir / "models", args.publish_during)
                             cpu0 = tree_cpu_seconds(proc.proc.pid)
                             run = f"saturated, {args.connections} conn"
                             runs[run] = python_load(proc.port, paths, args.connections)
                             runs[run]["server_cpu"] = tree_cpu_seconds(proc.proc.pid) - cpu0
+                        if publisher is not None:
+                            publisher.join()
+                            deadline = time.monotonic() + 30  # the check interval (1 s) and a load at this size
+                            while healthz_version(proc.port) == first_version and time.monotonic() < deadline:
+                                time.sleep(0.2)
+                            for r in runs.values():
+                                r["reloaded"] = "yes" if healthz_version(proc.port) != first_version else "NO"
                     finally:
                         proc.stop()
                     for run, r in runs.items():
@@ -309,6 +357,7 @@ def main(argv: list[str] | None = None) -> None:
                             "server CPU ms/req": f"{r['server_cpu'] / r['requests'] * 1e3:.2f}",
                             "client CPU ms/req": f"{r['client_cpu'] / r['requests'] * 1e3:.2f}",
                             "ready s": f"{ready_s:.1f}",
+                            **({"published mid-load, served": r.get("reloaded", "")} if args.publish_during else {}),
                         })
                         print(rows[-1], flush=True)
     print(f"# load average at the end: {os.getloadavg()[0]:.1f}")

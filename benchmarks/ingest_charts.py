@@ -45,7 +45,7 @@ MAX_TRACKS = 1_000_000  # the largest demo catalog
 def write_demo_charts_csv(path: Path, rows: int, seed: int = 7, n_tracks: int | None = None) -> int:
     """A Kaggle-layout charts CSV of about `rows` rows (or of an `n_tracks` demo catalog),
     written batch by batch (bounded memory)."""
-    from music_assets.core.sources.demo import DemoCatalog, DemoConfig
+    from music_assets.ingest.sources.demo import DemoCatalog, DemoConfig
 
     n_tracks = n_tracks or int(min(MAX_TRACKS, max(10, rows / ROWS_PER_TRACK)))
     config = DemoConfig(n_tracks=n_tracks, seed=seed)
@@ -111,13 +111,13 @@ def phase_pipeline(csv_path: str, data_dir: str, only_chart_rows: bool = False) 
     import dagster as dg
     import pyarrow.parquet as pq
 
-    from music_assets.assets.chart_rows import chart_rows
-    from music_assets.assets.unique_tracks import unique_tracks
-    from music_assets.resources import DataStore, SourceResource
+    from music_assets.defs.assets.chart_rows import chart_rows
+    from music_assets.defs.assets.unique_tracks import unique_tracks
+    from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
     cpu, started = _cpu_s(), time.perf_counter()
     result = dg.materialize([chart_rows] if only_chart_rows else [chart_rows, unique_tracks], resources={
-        "store": DataStore(data_dir=data_dir), "source": SourceResource(kind="files", charts_path=csv_path)})
+        "store": DataStore(data_dir=data_dir), "engine": EngineResource(), "source": SourceResource(kind="files", charts_path=csv_path)})
     wall, cpu = time.perf_counter() - started, _cpu_s() - cpu
     assert result.success
     meta = result.asset_materializations_for_node("chart_rows")[0].metadata

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 LOCAL = """
 import json, sys, time
-from music_assets.core.bundle import load_bundle
+from music_assets.model.bundle import load_bundle
 import music_assets
 t, c = time.perf_counter(), time.process_time(); b = load_bundle(sys.argv[1])
 s, cpu = time.perf_counter() - t, time.process_time() - c
@@ -40,8 +40,9 @@ print(json.dumps({"seconds": s, "cpu": cpu, "tracks": len(b.tracks), "ann": b.an
 REMOTE = """
 import json, os, socket, sys, time
 import fsspec
-from music_assets.core import storage
-from music_assets.core.bundle import load_bundle
+from music_assets import storage
+from music_assets.model import registry
+from music_assets.model.bundle import load_bundle
 kind, models = sys.argv[2], sys.argv[1]
 if kind == "s3":
     import logging
@@ -57,9 +58,9 @@ if kind == "s3":
 else:
     url = "memory://bench/models"
 remote = storage.as_path(url)
-version = storage.read_pointer(models)
+version = registry.read_pointer(models)
 remote.fs.put(os.path.join(models, version), (remote / version).path, recursive=True)
-storage.publish_pointer(remote, version)
+registry.publish_pointer(remote, version)
 t, c = time.perf_counter(), time.process_time(); b = load_bundle(url)
 s, cpu = time.perf_counter() - t, time.process_time() - c  # cpu includes the in-process S3 server's
 print(json.dumps({"seconds": s, "cpu": cpu, "tracks": len(b.tracks), "ann": b.ann is not None, "code": kind}))

@@ -18,9 +18,9 @@ from pathlib import Path
 import dagster as dg
 
 from benchmarks.common import demo_models_dir, ensure_ann, print_table, sizes_arg, step_seconds
-from music_assets.assets.ann_index import ann_index
+from music_assets.defs.assets.ann_index import ann_index
 from music_assets.definitions import ALL_ASSETS
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
 
 def pipeline_times(n_tracks: int, data_dir: Path) -> list[dict[str, object]]:
@@ -29,7 +29,7 @@ def pipeline_times(n_tracks: int, data_dir: Path) -> list[dict[str, object]]:
     t0 = time.perf_counter()
     result = dg.materialize(
         [*ALL_ASSETS, ann_index], instance=instance,
-        resources={"store": DataStore(data_dir=str(data_dir)), "source": SourceResource(demo_tracks=n_tracks)},
+        resources={"store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(), "source": SourceResource(demo_tracks=n_tracks)},
     )
     total = time.perf_counter() - t0
     if not result.success:
@@ -46,11 +46,11 @@ _COLD_START = r"""
 import json, os, sys, time
 t_import = time.perf_counter()
 import numpy as np, pyarrow.parquet as pq
-import music_assets.core.bundle as bundle_module
-from music_assets.core.bundle import load_bundle, TRACKS_FILE
+import music_assets.model.bundle as bundle_module
+from music_assets.model.bundle import load_bundle, TRACKS_FILE
 if sys.argv[2] == "exact":  # the same bundle as served without its index
     bundle_module._load_ann = lambda *args: None
-from music_assets.core.recommend import recommend, find_tracks
+from music_assets.model.recommend import recommend, find_tracks
 import_s = time.perf_counter() - t_import
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20

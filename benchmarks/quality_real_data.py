@@ -20,13 +20,13 @@ from time import perf_counter
 import numpy as np
 import pandas as pd
 
-from music_assets.core.bundle import load_bundle, write_bundle
-from music_assets.core.evaluate import (
+from music_assets.model.bundle import load_bundle, write_bundle
+from music_assets.training.evaluate import (
     bundle_recommenders, catalog_from_bundle, evaluate_modes, pick_winner, sample_queries,
 )
-from music_assets.core.model import elbow_curve, fit_clusters, fit_embedding, knee_k
-from music_assets.core.recommend import MODES
-from music_assets.core.schema import DEFAULT_MODEL_FEATURES, FEATURE_COLUMNS, FEATURE_RANGES
+from music_assets.training.fit import elbow_curve, fit_clusters, fit_embedding, knee_k
+from music_assets.model.recommend import MODES
+from music_assets.schema import DEFAULT_MODEL_FEATURES, FEATURE_COLUMNS, FEATURE_RANGES
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tracks_114k_sample" / "dataset_sample.csv"
 
@@ -50,10 +50,11 @@ def load_114k(path: Path) -> tuple[pd.DataFrame, dict[str, int]]:
 
 
 def demo_catalog(n_tracks: int) -> pd.DataFrame:
-    from music_assets.core.charts import unique_tracks_from_parquet, validate_chart_batch
-    from music_assets.core.cleaning import clean_tracks
-    from music_assets.core.sources.demo import DemoCatalog, DemoConfig
-    from music_assets.core import storage
+    from music_assets.ingest.charts.rows import validate_chart_batch
+    from music_assets.ingest.charts.unique import unique_tracks_from_parquet
+    from music_assets.ingest.cleaning import clean_tracks
+    from music_assets.ingest.sources.demo import DemoCatalog, DemoConfig
+    from music_assets import storage
     import pyarrow as pa
 
     src = DemoCatalog(DemoConfig(n_tracks=n_tracks, seed=42))

@@ -17,9 +17,10 @@ import time
 import numpy as np
 
 from benchmarks.common import single_threaded_blas, demo_models_dir, ensure_ann, fmt_ms, interleaved, p50_p99, print_table, sizes_arg
-from music_assets.core.bundle import load_bundle
-from music_assets.core import recommend as rec
-from music_assets.core.recommend import MODES, recommend
+from music_assets.model.bundle import load_bundle
+from music_assets.model import recommend as rec
+from music_assets.model.recommend import MODES, recommend
+from music_assets.model.recommend_index import recommend_index
 
 K = 10
 
@@ -42,7 +43,7 @@ def pick_queries(bundle, n: int, seed: int = 0) -> list[int]:
 def index_share(bundle, queries: list[int], mode: str) -> float:
     """Share of the queries for which recommend() takes the ANN path (it falls back to an exact
     scan of the mode's rows where that costs less, e.g. a genre of a few % of the catalog)."""
-    ix = bundle.recommend_index
+    ix = recommend_index(bundle)
     used = [rec._approximate(bundle, ix, q, rec._groups(bundle, ix, q, mode), ix.excluded(q), K) is not None
             for q in queries]
     return float(np.mean(used))
@@ -68,7 +69,7 @@ def bench_size(n_tracks: int, n_queries: int, modes: list[str], ann: bool, round
             recommend(exact, queries[0], mode, K)
             subjects[f"{mode}: exact"] = lambda q, m=mode: recommend(exact, q, m, K)
     # The exact search alone (no result objects, no reasons): what the floor compares like for like.
-    ix = bundle.recommend_index
+    ix = recommend_index(bundle)
     subjects["nearest: exact search only"] = lambda q: rec._exact(ix, q, [ix.all], ix.excluded(q), K)
     if bundle.ann is not None:
         subjects["nearest: ANN search only"] = lambda q: rec._approximate(bundle, ix, q, [ix.all], ix.excluded(q), K)

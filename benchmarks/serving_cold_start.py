@@ -8,7 +8,7 @@ Two tables, subjects interleaved run by run so a busy machine slows them alike:
 - `load_model` in a fresh process, by phase (load_bundle, search index, warm-up: the bundle's
   indexes and recommend index), with the process's RSS and peak RSS, and the first search,
   autocomplete and did-you-mean on the loaded model;
-- the production server (`python -m serving`: waitress; `--workers 2`: granian), from process
+- the production server (`python -m serving --server waitress`; `--workers 2`: granian), from process
   start to the first answered request and to every worker's model loaded, RSS / PSS / private
   memory per process (from /proc/<pid>/smaps_rollup: PSS splits shared pages between the
   processes sharing them, private is what the process alone holds), then a newly published
@@ -138,7 +138,7 @@ def data_copy(models: Path, into: Path) -> tuple[Path, str]:
 def next_bundle(models: Path) -> Path:
     """A second bundle folder beside the cached one, with one chart count changed: new tracks
     bytes and checksum, as a refresh publishes (made once per size, then hard-linked)."""
-    from music_assets.core import storage
+    from music_assets import storage
 
     version = (models / "LATEST").read_text().strip()
     folder = models.parent / "next" / f"{version}-next"
@@ -179,13 +179,15 @@ def run_server(models: Path, src: Path, server: Server, song: str, timeout: floa
         port, log = free_port(), Path(tmp) / "server.log"
         cache = ["--tracks-cache", str(Path(tmp) / "cache")] if server.cache else []
         if server.cache == "warm":  # a restart: the tracks copy is already there
-            subprocess.run([sys.executable, "-c", "import sys; from music_assets.core.bundle import load_bundle; "
+            subprocess.run([sys.executable, "-c", "import sys; from music_assets.model.bundle import load_bundle; "
                             "load_bundle(sys.argv[1], cache_dir=sys.argv[2])", str(models), cache[1]],
                            cwd=src, env={**os.environ, "PYTHONPATH": str(src)}, check=True, timeout=timeout)
         cmd = [sys.executable, "-m", "serving", "--data-dir", str(data_dir), "--port", str(port),
                "--check-interval", "0.2", "--threads", "4", *cache, *server.args]
         cmd += ["--workers", str(workers)] if workers > 1 else []
-        env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+        if workers == 1 and "--server" in (src / "serving" / "__main__.py").read_text():
+            cmd += ["--server", "waitress"]  # granian is the default since serving_attacks.py
+        env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1", "MUSIC_ADVISER_RATE_LIMIT": "off"}
         with open(log, "w") as fh:
             started = time.perf_counter()
             proc = subprocess.Popen(cmd, cwd=src, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from music_assets.core.recommend import MODES  # noqa: E402
+from music_assets.model.recommend import MODES  # noqa: E402
 from serving import create_app  # noqa: E402
 from serving.model_store import load_model  # noqa: E402
 
@@ -29,9 +29,9 @@ def materialize(data_dir: Path, n_tracks: int) -> None:
     import dagster as dg
 
     from music_assets.definitions import ALL_ASSETS
-    from music_assets.resources import DataStore, SourceResource
+    from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
-    result = dg.materialize(ALL_ASSETS, resources={"store": DataStore(data_dir=str(data_dir)),
+    result = dg.materialize(ALL_ASSETS, resources={"store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(),
                                                    "source": SourceResource(demo_tracks=n_tracks, demo_seed=42)})
     assert result.success
 

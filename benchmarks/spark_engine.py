@@ -29,21 +29,23 @@ import pyarrow.parquet as pq
 
 from benchmarks.common import print_table, sizes_arg, step_seconds
 from benchmarks.ingest_charts import write_demo_charts_csv
-from music_assets.assets.chart_rows import chart_rows
-from music_assets.assets.cluster_k import cluster_k
-from music_assets.assets.track_clusters import track_clusters
-from music_assets.assets.track_embedding import track_embedding
-from music_assets.assets.track_features import track_features
-from music_assets.assets.tracks import tracks
-from music_assets.assets.unique_tracks import unique_tracks
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.assets.chart_rows import chart_rows
+from music_assets.defs.assets.cluster_k import cluster_k
+from music_assets.defs.assets.track_clusters import track_clusters
+from music_assets.defs.assets.track_embedding import track_embedding
+from music_assets.defs.assets.track_features import track_features
+from music_assets.defs.assets.tracks import tracks
+from music_assets.defs.assets.unique_tracks import unique_tracks
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
 STAGES = ("all", "tracks")
 
 
-def run(assets: list, data_dir: Path, source: SourceResource, spark=None, run_config: dict | None = None) -> dict[str, float]:
+def run(assets: list, data_dir: Path, source: SourceResource, engine: EngineResource | None = None,
+        run_config: dict | None = None) -> dict[str, float]:
+    """Materialize `assets` on `engine` (default: local); seconds per step from Dagster's event log."""
     instance = dg.DagsterInstance.ephemeral()
-    resources = {"store": DataStore(data_dir=str(data_dir)), "source": source, **({"spark": spark} if spark else {})}
+    resources = {"store": DataStore(data_dir=str(data_dir)), "engine": engine or EngineResource(), "source": source}
     result = dg.materialize(assets, instance=instance, resources=resources, run_config=run_config)
     if not result.success:
         raise SystemExit(f"materialize failed in {data_dir}")
@@ -106,17 +108,13 @@ def main(argv: list[str] | None = None) -> int:
                     "spark": {"ops": {"cluster_k": {"config": {**elbow, **runs}}, "track_clusters": {"config": runs}}}}
     n_tracks, n_rows = sizes_arg(args.tracks)[0], sizes_arg(args.chart_rows)[0]
 
-    from music_assets.assets.spark_stages import (
-        chart_rows_spark, cluster_k_spark, track_clusters_spark, track_embedding_spark, tracks_spark,
-        unique_tracks_spark,
-    )
-    from music_assets.core.spark.session import get_session
-    from music_assets.spark_resource import SparkResource
+    from music_assets.engines.spark.session import get_session
 
     t0 = time.perf_counter()
     get_session(args.master).range(1).count()
     startup_s = time.perf_counter() - t0
-    spark = SparkResource.for_master(args.master)  # getOrCreate: the session just started
+    # The same asset definitions on either engine; the spark resource's getOrCreate finds the session just started.
+    engines = {"local": EngineResource(kind="local"), "spark": EngineResource(kind="spark", spark_master=args.master)}
 
     times: dict[tuple[str, str], list[float]] = {}
     only_tracks = args.stages == "tracks"
@@ -127,21 +125,18 @@ def main(argv: list[str] | None = None) -> int:
             csv_path = root / "charts.csv"
             rows = write_demo_charts_csv(csv_path, n_rows)
         source = SourceResource(kind="files", charts_path=str(root / "charts.csv"))
-        ingest = {"local": [chart_rows, unique_tracks], "spark": [chart_rows_spark, unique_tracks_spark]}
-        model = {"local": [tracks] + ([] if only_tracks else [track_embedding, cluster_k, track_clusters]),
-                 "spark": [tracks_spark] + ([] if only_tracks else [track_embedding_spark, cluster_k_spark,
-                                                                    track_clusters_spark])}
+        ingest = [chart_rows, unique_tracks]
+        model = [tracks] + ([] if only_tracks else [track_embedding, cluster_k, track_clusters])
         dirs = {e: root / e for e in ("local", "spark")}
         n_unique = write_tracks_inputs(n_tracks, root / "prep", list(dirs.values()))
         for round_ in range(args.repeat):
             for engine in ("local", "spark"):
-                extra = spark if engine == "spark" else None
                 if not only_tracks:
-                    for stage, secs in run(ingest[engine], root / f"ingest-{engine}-{round_}", source, extra).items():
+                    for stage, secs in run(ingest, root / f"ingest-{engine}-{round_}", source, engines[engine]).items():
                         times.setdefault((stage, engine), []).append(secs)
                 (dirs[engine] / "assets" / "cluster_k.fingerprint.json").unlink(missing_ok=True)  # refit each round
                 config = model_config[engine] if not only_tracks else None
-                for stage, secs in run(model[engine], dirs[engine], source, extra, config).items():
+                for stage, secs in run(model, dirs[engine], source, engines[engine], config).items():
                     times.setdefault((stage, engine), []).append(secs)
         clean = pq.ParquetFile(dirs["local"] / "assets" / "tracks.parquet").metadata.num_rows
         agree = {"tracks identical": same_tracks(dirs["local"], dirs["spark"])}

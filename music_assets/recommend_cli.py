@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from music_assets.core import storage
-from music_assets.core.bundle import BundleError, load_bundle
-from music_assets.core.recommend import MODES, RecommendationError, find_tracks, recommend
-from music_assets.resources import default_data_dir
+from music_assets import storage
+from music_assets.model.bundle import BundleError, load_bundle
+from music_assets.model.recommend import MODES, RecommendationError, find_tracks, recommend
+from music_assets.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artist", help="artist, to choose among songs that share a title")
     parser.add_argument("--mode", choices=MODES, default=None, help="default: the model's default mode")
     parser.add_argument("-k", type=int, default=10, help="number of recommendations (1-100)")
-    parser.add_argument("--data-dir", default=default_data_dir(), help="data folder (MUSIC_ADVISER_DATA_DIR)")
+    parser.add_argument("--data-dir", default=Settings.from_env().data_dir, help="data folder (MUSIC_ADVISER_DATA_DIR)")
     args = parser.parse_args(argv)
 
     try:

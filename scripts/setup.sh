@@ -3,14 +3,18 @@
 # With --browser, also install Debian's chromium for the browser tests (needs root or sudo).
 # With --spark, also install the Spark engine (the [spark] extra: pyspark, ~500 MB) and, only when
 # no `java` is on the PATH, Debian's Java 17 runtime (needs root or sudo).
+# With --deploy, also install what the production tests run (docs/deployment.md): Debian's
+# postgresql server when no initdb is found, and nginx when missing (needs root or sudo). Their
+# services are not started: the tests start their own, in temporary folders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BROWSER=0; SPARK=0
+BROWSER=0; SPARK=0; DEPLOY=0
 for arg in "$@"; do
   case "$arg" in
     --browser) BROWSER=1 ;;
     --spark) SPARK=1 ;;
-    *) echo "unknown option $arg (use --browser, --spark)" >&2; exit 2 ;;
+    --deploy) DEPLOY=1 ;;
+    *) echo "unknown option $arg (use --browser, --spark, --deploy)" >&2; exit 2 ;;
   esac
 done
 
@@ -45,4 +49,28 @@ if [ "$BROWSER" -eq 1 ] && ! command -v chromium >/dev/null; then
   echo "Installing Debian's chromium for the browser tests..."
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null \
     || echo "warning: could not install chromium; browser tests will be skipped" >&2
+fi
+
+# Debian packages whose services must not start on installation (no init system in CI containers;
+# the tests start their own servers): policy-rc.d tells the package scripts so, for this install only.
+install_without_starting() {
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  local added=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null && $SUDO chmod +x /usr/sbin/policy-rc.d && added=1
+  fi
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null; } \
+    || echo "warning: could not install $*; the tests that need it will say so" >&2
+  [ "$added" -eq 0 ] || $SUDO rm -f /usr/sbin/policy-rc.d
+}
+
+if [ "$DEPLOY" -eq 1 ]; then
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+    echo "Installing Debian's PostgreSQL for the production-instance tests..."
+    install_without_starting postgresql
+  fi
+  if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    echo "Installing Debian's nginx for the deployment tests..."
+    install_without_starting nginx-light
+  fi
 fi

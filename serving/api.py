@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from music_assets.core.recommend import MODES
-from music_assets.core.search import QueryError, check_query
+from music_assets.model.recommend import MODES
+from music_assets.model.search import QueryError, check_query
 from serving.model_store import ModelStore
 from serving.openapi import openapi_document
 from serving.params import BadRequest, parse_recommend

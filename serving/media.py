@@ -11,8 +11,7 @@ import math
 
 from flask import Blueprint, Response, abort, current_app, request
 
-from music_assets.core.preview_audio import key_from_id, synthesize_preview
-from music_assets.core.sources.demo import DEMO_PREVIEW_SCHEME
+from music_assets.model.previews import is_synthesized, key_from_id, synthesize_preview
 from serving.params import parse_track_id
 
 bp = Blueprint("media", __name__)
@@ -36,7 +35,7 @@ def preview(track_id: str):
     if row_index is None:
         abort(404, description="No such track in the current model.")
     row = bundle.tracks.iloc[row_index]
-    if not str(row["preview_url"] or "").startswith(DEMO_PREVIEW_SCHEME):
+    if not is_synthesized(row["preview_url"]):
         abort(404, description="This track has no synthesized preview.")
     key, major = key_from_id(track_id)
     if "key" in row.index and math.isfinite(_num(row, "key", math.nan)):

@@ -7,7 +7,7 @@ a side thread once a model is served, so no request waits on the network; an unr
 is logged and the model held keeps serving (with none yet, requests get a clear 503). A new version
 is loaded completely (checksums verified, search index built) on a side thread while every request
 goes on with the old model, then a single reference assignment swaps it in: no request ever sees
-half a model and none waits for a load (about 0.7 s for 20,000 tracks). With `background=False`
+half a model and none waits for a load (benchmarks/serving_cold_start.py times it). With `background=False`
 the request that notices the change loads it itself and is the first to use it. Only the very
 first load (nothing to serve yet) makes requests wait. A bundle that fails to load is refused with a log line
 and the old model keeps serving; the refused version is retried after `retry_after` seconds (a
@@ -23,17 +23,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from music_assets.core import storage
-from music_assets.core.bundle import PLOT_FILES, PLOTS_DIR, BundleError, ModelBundle, load_bundle
-from music_assets.core.recommend import MODES, RecommendationError, recommend
-from music_assets.core.search import SearchIndex
+from music_assets import storage
+from music_assets.model import registry
+from music_assets.model.bundle import PLOT_FILES, PLOTS_DIR, BundleError, ModelBundle, load_bundle
+from music_assets.model.recommend import MODES, RecommendationError, recommend
+from music_assets.model.search import SearchIndex
+from music_assets.model.recommend_index import genre_index, recommend_index
 from serving.memory import return_freed_memory, return_when_freed
 
 log = logging.getLogger(__name__)
 
 
 class NoModelError(RuntimeError):
-    """No usable model has been published yet (the page says how to publish one)."""
+    """No usable model has been published yet. The message names the store and the cause, for
+    the log; listeners get a 503 without it (app.py)."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,8 @@ class StoreStats:
 def _warm_up(bundle: ModelBundle) -> None:
     """Build whatever the bundle computes lazily (indexes, caches) now, before the swap, so the
     first requests on a new model are as fast as the rest: one small query per mode."""
-    _ = bundle.id_index, bundle.genre_index, bundle.title_index
-    bundle.recommend_index.warm()
+    _ = bundle.id_index, genre_index(bundle), bundle.title_index
+    recommend_index(bundle).warm()
     if not len(bundle.tracks):
         return
     for mode in MODES:
@@ -102,7 +105,7 @@ def load_model(models_dir: storage.Location, version: str | None = None,
     plots = _read_plots(bundle)
     search = SearchIndex.from_bundle(bundle)
     _warm_up(bundle)
-    return_freed_memory()  # the Parquet decode's buffers: 130 MB at 1M tracks
+    return_freed_memory()  # the Parquet decode's buffers (benchmarks/serving_cold_start.py: RSS after a load)
     return LoadedModel(bundle, search, time.time(), time.perf_counter() - started, plots)
 
 
@@ -176,13 +179,13 @@ class ModelStore:
     def _check(self, now: float, hand_off: bool) -> bool:
         """Look at LATEST and load a new version; True when a loader thread took over the lock."""
         try:
-            stamp = storage.pointer_stamp(self.models_dir)
+            stamp = registry.pointer_stamp(self.models_dir)
             unchanged = stamp == self._pointer_stamp and self._model is not None
-            version = None if unchanged else storage.read_pointer(self.models_dir)
+            version = None if unchanged else registry.read_pointer(self.models_dir)
         except OSError as exc:  # storage.StorageError: the store is unreachable or refuses us
             kept = self._model.version if self._model else None
             self.stats.last_error = (str(exc) if isinstance(exc, storage.StorageError)  # it names the location
-                                     else f"cannot read {self.models_dir / storage.LATEST_POINTER}: {exc}")
+                                     else f"cannot read {self.models_dir / registry.LATEST_POINTER}: {exc}")
             if not self._unreachable:
                 log.warning("%s; %s", self.stats.last_error, f"still serving {kept}" if kept else "no model to serve yet")
             self._unreachable = True
@@ -224,12 +227,19 @@ class ModelStore:
         """Load `version` completely, then swap it in; on failure refuse it and keep the old one."""
         try:
             model = load_model(self.models_dir, version, self.tracks_cache)
-        except (BundleError, OSError, ValueError, KeyError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever a bundle holds, refusing it must back off
+            # Any failure refuses the version until `retry_after` has passed, with one log line
+            # per attempt: a bundle the loader cannot read (BundleError, an unreachable store,
+            # or a bug it trips) is not retried, with a traceback, at every check.
+            expected = isinstance(exc, (BundleError, OSError, ValueError, KeyError))
+            first = self._refused is None or self._refused.version != version
             self._refused = _Refused(version, now, str(exc))
             self.stats.refusals += 1
             self.stats.last_error = f"model {version} refused: {exc}"
             kept = self._model.version if self._model else "none"
-            log.warning("refused model %s (%s); still serving %s", version, exc, kept)
+            log.warning("refused model %s in %s (%s%s); still serving %s; next try in %.0f s", version,
+                        self.models_dir, "" if expected else f"{type(exc).__name__}: ", exc, kept, self.retry_after,
+                        exc_info=not expected and first)  # an unexpected error's traceback, once
             return
         old = self._model
         previous = old.version if old else None

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from music_assets.core.recommend import MAX_K
-from music_assets.core.search import MAX_QUERY_CHARS
+from music_assets.model.recommend import MAX_K
+from music_assets.model.search import MAX_QUERY_CHARS
 from serving.params import DEFAULT_K
 
 _TRACK = {
@@ -89,6 +89,8 @@ def openapi_document(modes: list[str]) -> dict[str, Any]:
                     "400": _err("empty or too long song, unknown mode, k not an integer in range"),
                     "404": _err("song not in the catalog (with did-you-mean suggestions) or unknown id"),
                     "422": _err("the mode cannot answer for this song (genre mode, song without genres)"),
+                    "429": _err("too many requests from this address, or too many live Spotify lookups "
+                                "(a stricter limit); Retry-After gives the seconds to wait"),
                     "503": _err("no model published yet"),
                 },
             }},
@@ -104,6 +106,7 @@ def openapi_document(modes: list[str]) -> dict[str, Any]:
                                                                               "title": {"type": "string"},
                                                                               "artist": {"type": "string"}}}}}}),
                     "400": _err("empty or too long q"),
+                    "429": _err("too many requests from this address; Retry-After gives the seconds to wait"),
                     "503": _err("no model published yet"),
                 },
             }},

@@ -9,7 +9,7 @@ import math
 
 from flask import Blueprint, current_app, render_template, request
 
-from music_assets.core.recommend import MAX_K, MODES
+from music_assets.model.recommend import MAX_K, MODES
 from serving.model_store import ModelStore
 from serving.params import DEFAULT_K, BadRequest, parse_recommend
 from serving.present import MODE_HELP, mode_help, query_view, recommendation_view, track_view

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from music_assets.core.recommend import MAX_K, MODES
-from music_assets.core.search import QueryError, check_query
+from music_assets.model.recommend import MAX_K, MODES
+from music_assets.model.search import QueryError, check_query
 
 DEFAULT_K = 10
 _TRACK_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")

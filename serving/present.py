@@ -10,9 +10,10 @@ from typing import Any
 
 from flask import current_app, request, url_for
 
-from music_assets.core.bundle import ModelBundle
-from music_assets.core.recommend import Recommendation
-from music_assets.core.sources.demo import DEMO_PREVIEW_SCHEME
+from music_assets.model.bundle import ModelBundle
+from music_assets.model.previews import is_synthesized
+from music_assets.model.recommend import Recommendation
+from music_assets.model.recommend_index import recommend_index
 
 MODE_HELP = {
     "normal": "same KMeans cluster, then nearest in sound",
@@ -30,7 +31,8 @@ _ID_SLOT = "0music0adviser0id0"
 
 def _preview_route(track_id: str) -> str:
     """url_for("media.preview", track_id=...), built once per mount point (SCRIPT_NAME) and
-    filled in per track (url_for costs ~20 us, eleven times per recommendation); ids that URL
+    filled in per track (url_for, eleven times per recommendation, showed in a request's time in
+    benchmarks/serving_latency.py); ids that URL
     quoting would change (anything but ASCII letters and digits) still go through url_for."""
     if not (track_id.isascii() and track_id.isalnum()):
         return url_for("media.preview", track_id=track_id)
@@ -46,7 +48,7 @@ def playable_url(track_id: str, raw: object) -> str | None:
     """The URL an <audio> element can play, or None when the track has no usable preview."""
     if not isinstance(raw, str) or not raw:
         return None
-    if raw.startswith(DEMO_PREVIEW_SCHEME):
+    if is_synthesized(raw):
         return _preview_route(track_id)
     if raw.startswith("https://"):
         return raw
@@ -69,7 +71,7 @@ def _view(track_id: str, title: str, artist: str, genres: list[str], preview: st
 
 
 def track_view(bundle: ModelBundle, row: int) -> dict[str, Any]:
-    (track_id, title, artist, preview, cover), genres = bundle.recommend_index.track(row)
+    (track_id, title, artist, preview, cover), genres = recommend_index(bundle).track(row)
     return _view(track_id, title, artist, genres, preview, cover)
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from music_assets.core.external import recommend_for_features
-from music_assets.core.recommend import Recommendation, RecommendationError, recommend
-from music_assets.core.search import QueryError, Resolution
-from serving.live_lookup import LiveLookup, LiveTrack
+from music_assets.model.external import recommend_for_features
+from music_assets.model.recommend import Recommendation, RecommendationError, recommend
+from music_assets.model.search import QueryError, Resolution
+from serving.live_lookup import LiveLookup, LiveLookupLimited, LiveTrack
 from serving.model_store import LoadedModel
 from serving.params import BadRequest, RecommendParams
 
@@ -56,11 +56,18 @@ def _live(model: LoadedModel, params: RecommendParams, lookup: LiveLookup, sugge
     """Recommend for a song found by the live lookup; any lookup failure falls back to suggestions."""
     try:
         track = lookup.find(params.song, params.artist)
+    except LiveLookupLimited:
+        raise  # a 429 with Retry-After: the listener asked for more lookups than allowed
     except Exception as exc:  # an outage must not turn "did you mean" into a 500
         log.warning("live lookup failed for a %d-character query: %s", len(params.song), type(exc).__name__)
         track = None
-    if track is None or not track.features:
+    if track is None:
         raise NotFound(f"“{params.song}” is not in the catalog.", suggestions)
+    if not any(name in track.features for name in model.bundle.features):
+        # e.g. Spotify refused /audio-features and no fallback is on: a vector of catalog means
+        # would "recommend" the same middling songs for anything
+        raise NotFound(f"“{params.song}” is not in the catalog, and no audio features were found to compare it by.",
+                       suggestions)
     try:
         results = recommend_for_features(model.bundle, track.features, track.genres, params.mode, params.k,
                                          exclude_title_artist=(track.title, track.artist))

@@ -1,9 +1,13 @@
 """The chart-row rules read one row at a time, written for clarity rather than speed: the reference
-the vectorised validator (music_assets.core.charts.validate_chart_batch) is tested against.
+the vectorised validator (music_assets.ingest.charts.rows.validate_chart_batch) is tested against.
 
 Whitespace is Python's str.strip() set, which is exactly the set pyarrow's utf8_trim_whitespace
 trims; inside the number and URL patterns "space" means RE2's \\s: tab, newline, form feed,
 carriage return and space.
+
+Also the cell values the validation tests draw from (VALUES): per column, good values, known-bad
+ones and the whitespace a good value may carry. test_chart_validation_oracle.py samples them with
+hypothesis; test_engine_parity.py runs every one of them through both engines.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from music_assets.core.schema import CHART_COLUMNS
+from music_assets.schema import CHART_COLUMNS
 
 S = r"[\t\n\f\r ]*"
 RANK = re.compile(rf"{S}[1-9][0-9]{{0,5}}(\.0+)?{S}")
@@ -19,6 +23,33 @@ STREAMS = re.compile(rf"{S}[0-9]+(\.[0-9]*)?{S}")
 DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 URL = re.compile(rf"{S}(?:https?://open\.spotify\.com/(?:intl-[a-z]{{2}}/)?track/|spotify:track:)"
                  rf"([0-9A-Za-z]{{22}})(?:[?#][^\n]*)?{S}")
+
+
+ID = "6mICuAdrwEjh6Y6lroV2Kg"
+SPACES = ["", " ", "\t", "\n", "\r", "\f", "\v", "\u00a0", "\u2003", "\u3000", "\x1c"]
+RE2_SPACES = ["", " ", "\t", "\n", "\r", "\f"]
+GOOD_URLS = [f"https://open.spotify.com/track/{ID}", "https://open.spotify.com/track/7DM4BPaS7uofFul3ywMe46",
+             f"spotify:track:{ID}"] + [f"{scheme}open.spotify.com/{intl}track/{ID}{suffix}"
+                                       for scheme in ("https://", "http://") for intl in ("", "intl-de/")
+                                       for suffix in ("", "?si=abc", "#x", "?si=a\nb?", "?si=a\rb", "?x=\u2028\u0085")]
+BAD_URLS = ["", "https://open.spotify.com/track/notanid", f"https://open.spotify.com/track/{ID[:21]}é",
+            f"https://open.spotify.com/track/{ID}x", f"https://open.spotify.com/track/{ID[:21]}",
+            f"https://open.spotify.com/album/{ID}", f"https://open.spotify.com/intl-DE/track/{ID}",
+            f"https://open.spotify.com/track/{ID}/", f"spotify:album:{ID}", f"\u00a0https://open.spotify.com/track/{ID}",
+            f"https://open.spotify.com/track/{ID}\v"]
+# column -> (good values, known-bad values, the whitespace a good value may be padded with)
+VALUES: dict[str, tuple[list[str], list[str], list[str]]] = {
+    "title": (["Chantaje", "Vente Pa' Ca, Remix", "ÉXITO"], ["", "  "], SPACES),
+    "rank": (["1", "200", "3.0", "999999"], ["0", "-1", "1e2", "1000000", "3.5", "٣", "N/A", "3."], RE2_SPACES),
+    "date": (["2017-01-01", "2020-02-29"], ["2017-02-30", "2019-02-29", "0000-01-01", "2017-13-01", "2017-1-1",
+                                           "２０１７-01-01", "٢٠١٧-01-01", "2017-01-01\n", "yesterday"], [""]),
+    "artist": (["Shakira", "Bad Bunny"], ["", " "], SPACES),
+    "url": (GOOD_URLS, BAD_URLS, RE2_SPACES),
+    "region": (["Argentina", "Global"], ["", "\u2003"], SPACES),
+    "chart": (["top200", "viral50"], ["top2000", "Top200", " top200", ""], [""]),
+    "trend": (["MOVE_UP", "NEW_ENTRY", ""], ["anything goes"], SPACES),  # trend is kept as it is
+    "streams": (["253019.0", "12", "0", "", "7."], ["lots", "1e5", "-3", ".5", "1,000", "١٢"], RE2_SPACES),
+}
 
 
 def blank(value: str | None) -> bool:

@@ -8,15 +8,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from music_assets.core import storage
+from music_assets import storage
 from music_assets.definitions import ALL_ASSETS
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
 
 @pytest.fixture(params=["local", "memory"])
 def data_root(request, tmp_path: Path):
     """A data folder: a local path, or a fresh prefix of fsspec's in-memory object store (both
-    go through core/storage.py, so tests taking this run on each)."""
+    go through storage.py, so tests taking this run on each)."""
     if request.param == "local":
         yield storage.as_path(tmp_path / "data")
         return
@@ -36,7 +36,7 @@ def materialize_demo(data_dir: Path, n_tracks: int = SMALL_DEMO_TRACKS, seed: in
         ALL_ASSETS,
         selection=selection,
         resources={
-            "store": DataStore(data_dir=str(data_dir)),
+            "store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(),
             "source": SourceResource(demo_tracks=n_tracks, demo_seed=seed),
         },
         run_config=run_config,
@@ -57,7 +57,7 @@ def demo_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_bundle(demo_data_dir: Path):
-    from music_assets.core.bundle import load_bundle
+    from music_assets.model.bundle import load_bundle
 
     return load_bundle(demo_data_dir / "models")
 

@@ -12,8 +12,9 @@ from typing import Iterator
 import pandas as pd
 from waitress.server import create_server
 
-from music_assets.core import storage
-from music_assets.core.bundle import ModelBundle, write_bundle
+from music_assets import storage
+from music_assets.model import registry
+from music_assets.model.bundle import ModelBundle, write_bundle
 
 
 def copy_models(src_data_dir: Path, dst_data_dir: Path) -> Path:
@@ -34,7 +35,7 @@ def publish_variant(models_dir: storage.Location, bundle: ModelBundle, tracks: p
                                  settings)
     for name, data in (extra_files or {}).items():
         storage.write_bytes(data, path / name)
-    storage.publish_pointer(models_dir, version)
+    registry.publish_pointer(models_dir, version)
     return version
 
 
@@ -44,7 +45,7 @@ def publish_corrupt(models_dir: Path, bundle: ModelBundle) -> str:
                                  dict(bundle.meta.get("settings", {})))
     data = (path / "tracks.parquet").read_bytes()
     (path / "tracks.parquet").write_bytes(data[: len(data) // 2])
-    storage.publish_pointer(models_dir, version)
+    registry.publish_pointer(models_dir, version)
     return version
 
 
@@ -53,7 +54,7 @@ def publish_half_written(models_dir: Path) -> str:
     version = "20991231T000000000000Z-halfdone"
     (models_dir / version).mkdir()
     (models_dir / version / "model.json").write_text('{"format_version": 1, "vers', encoding="utf-8")
-    storage.publish_pointer(models_dir, version)
+    registry.publish_pointer(models_dir, version)
     return version
 
 

@@ -12,11 +12,12 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from music_assets.assets.ann_index import ann_index
-from music_assets.core import ann, recommend as rec
-from music_assets.core.bundle import load_bundle
+from music_assets.model import ann
+from music_assets.model import recommend as rec
+from music_assets.model.bundle import load_bundle
+from music_assets.model.recommend_index import genre_index
 from music_assets.definitions import ALL_ASSETS
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
 
 def test_unique_rows_keeps_first_and_expands_duplicates() -> None:
@@ -60,25 +61,33 @@ def test_index_for_other_data_or_corrupt_is_refused(tmp_path: Path) -> None:
         ann.load_index(tmp_path, n=300, dim=4, tracks_sha256="abc")
 
 
+MODEL_TAIL = ["recommender_model", "ann_index", "model_quality", "model_pictures", "published_model"]
+
+
+def rebuild_model(data: Path, min_tracks: int | None = None) -> dg.ExecuteInProcessResult:
+    """Build, index, evaluate and publish a new bundle from the data folder's existing assets."""
+    config = {"ops": {"ann_index": {"config": {"min_tracks": min_tracks}}}} if min_tracks else None
+    result = dg.materialize(ALL_ASSETS, selection=MODEL_TAIL, run_config=config,
+                            resources={"store": DataStore(data_dir=str(data)), "engine": EngineResource(),
+                                       "source": SourceResource()})
+    assert result.success
+    return result
+
+
 @pytest.fixture(scope="module")
 def ann_models(demo_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the demo data folder whose published bundle has an index (ann_index asset run alone:
-    no upstream metadata in a fresh instance, so it finds the bundle through LATEST)."""
+    """A copy of the demo data folder whose published bundle has an index."""
     data = tmp_path_factory.mktemp("ann") / "data"
     shutil.copytree(demo_data_dir, data)
-    result = dg.materialize([ann_index], resources={"store": DataStore(data_dir=str(data))},
-                            run_config={"ops": {"ann_index": {"config": {"min_tracks": 1_000}}}})
-    assert result.success
-    md = result.asset_materializations_for_node("ann_index")[0].metadata
+    md = rebuild_model(data, min_tracks=1_000).asset_materializations_for_node("ann_index")[0].metadata
     assert md["built"].value is True and md["distinct_vectors"].value <= md["dagster/row_count"].value
     return data / "models"
 
 
 def test_small_catalog_gets_no_index(demo_data_dir: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    shutil.copytree(demo_data_dir / "models", data / "models")
-    result = dg.materialize([ann_index], resources={"store": DataStore(data_dir=str(data))})
-    md = result.asset_materializations_for_node("ann_index")[0].metadata
+    shutil.copytree(demo_data_dir, data)
+    md = rebuild_model(data).asset_materializations_for_node("ann_index")[0].metadata
     assert md["built"].value is False
     assert not ann.has_index(data / "models" / (data / "models" / "LATEST").read_text().strip())
     assert load_bundle(data / "models").ann is None
@@ -126,7 +135,7 @@ def test_corrupt_index_falls_back_to_exact_search(ann_models: Path, tmp_path: Pa
 def test_index_asset_in_the_graph_indexes_the_built_bundle_before_publication(tmp_path: Path) -> None:
     result = dg.materialize(
         ALL_ASSETS,
-        resources={"store": DataStore(data_dir=str(tmp_path)), "source": SourceResource(demo_tracks=1_200)},
+        resources={"store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(), "source": SourceResource(demo_tracks=1_200)},
         run_config={"ops": {"ann_index": {"config": {"min_tracks": 500}}}},
     )
     assert result.success
@@ -142,7 +151,7 @@ def test_index_asset_in_the_graph_indexes_the_built_bundle_before_publication(tm
 # they replaced, and list cells still read as Python lists.
 
 def test_bundle_indexes_match_plain_dicts(demo_bundle) -> None:
-    from music_assets.core.cleaning import normalize_text
+    from music_assets.text import normalize_text
 
     tracks = demo_bundle.tracks
     titles: dict[str, list[int]] = {}
@@ -164,14 +173,14 @@ def test_bundle_indexes_match_plain_dicts(demo_bundle) -> None:
         assert isinstance(gs, list)
         for g in gs:
             genres.setdefault(g, []).append(i)
-    assert {g: v.tolist() for g, v in demo_bundle.genre_index.items()} == genres
+    assert {g: v.tolist() for g, v in genre_index(demo_bundle).items()} == genres
 
 
 # Exact search (shortlist by |x|^2 - 2x.q, then re-rank) returns what a full scan returns.
 
 def _full_scan(bundle, query: int, mode: str, k: int) -> list[tuple[int, float]]:
     """The seed's algorithm: distances to every allowed row, ties broken by row number."""
-    from music_assets.core.cleaning import normalize_text
+    from music_assets.text import normalize_text
 
     tracks = bundle.tracks
     if mode == "normal":

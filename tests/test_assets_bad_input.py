@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from music_assets.assets.chart_rows import chart_rows
-from music_assets.core.schema import CHART_COLUMNS
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.assets.chart_rows import chart_rows
+from music_assets.schema import CHART_COLUMNS
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
 ROW = {"title": "Song", "rank": "3", "date": "2018-05-01", "artist": "Max",
        "url": "https://open.spotify.com/track/6mICuAdrwEjh6Y6lroV2Kg", "region": "Global",
@@ -34,7 +34,7 @@ def _run(tmp_path: Path, tables: list[pa.Table]) -> dg.ExecuteInProcessResult:
         def open(self):  # type: ignore[override]
             return _TableSource(tables)
 
-    return dg.materialize([chart_rows], resources={"store": DataStore(data_dir=str(tmp_path)),
+    return dg.materialize([chart_rows], resources={"store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(),
                                                    "source": FixtureSource()}, raise_on_error=False)
 
 

@@ -12,12 +12,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from music_assets.automation import (
-    INCOMING_DIR_ENV, SETTLE_SECONDS, daily_refresh, incoming_files_sensor, music_adviser_job,
+from music_assets.defs.jobs import music_adviser_job
+from music_assets.defs.resources import build_resources
+from music_assets.defs.schedules import daily_refresh
+from music_assets.defs.sensors import (
+    SETTLE_SECONDS, incoming_files_sensor,
 )
-from music_assets.core.incoming import parse_cursor, scan
+from music_assets.ingest.incoming import parse_cursor, scan
 from music_assets.definitions import defs
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
 
 def test_definitions_load_with_schedule_sensor_and_checks() -> None:
@@ -46,14 +49,16 @@ def land(folder: Path, name: str, text: str = "title,rank\nA,1\n", age: float = 
 
 
 def tick(data_dir: Path, cursor: str | None, source: SourceResource | None = None):
-    context = dg.build_sensor_context(cursor=cursor, resources={
-        "store": DataStore(data_dir=str(data_dir)), "source": source or SourceResource()})
-    return incoming_files_sensor(context), context
+    # `with`: the store resource holds the data folder's lock during a run, so it is a context
+    # manager resource (no lock is taken for a sensor tick: there is no run)
+    with dg.build_sensor_context(cursor=cursor, resources={
+            "store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(),
+            "source": source or SourceResource()}) as context:
+        return incoming_files_sensor(context), context
 
 
 @pytest.fixture
-def incoming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv(INCOMING_DIR_ENV, raising=False)
+def incoming(tmp_path: Path) -> Path:
     folder = tmp_path / "incoming"
     folder.mkdir()
     return folder
@@ -102,8 +107,12 @@ def test_sensor_folder_from_environment(tmp_path: Path, monkeypatch: pytest.Monk
     folder = tmp_path / "elsewhere"
     folder.mkdir()
     land(folder, "charts.csv.gz", text="x")
-    monkeypatch.setenv(INCOMING_DIR_ENV, str(folder))
-    result, _ = tick(tmp_path / "data", None)
+    monkeypatch.setenv("MUSIC_ADVISER_INCOMING_DIR", str(folder))
+    monkeypatch.setenv("MUSIC_ADVISER_DATA_DIR", str(tmp_path / "data"))
+    resources = build_resources()  # the settings, read from the environment
+    assert resources["store"].incoming_dir == str(folder)
+    with dg.build_sensor_context(resources=resources) as context:
+        result = incoming_files_sensor(context)
     assert isinstance(result, dg.SensorResult)
 
 
@@ -116,17 +125,16 @@ def test_damaged_cursor_means_start_over(incoming: Path) -> None:
 
 def test_the_scheduled_job_runs_every_check_and_publishes(tmp_path: Path) -> None:
     """music_adviser_job as the schedule and the sensor launch it: all assets and checks, then LATEST."""
-    from music_assets.automation import ALL_JOBS
-    from music_assets.checks import ALL_CHECKS
-    from music_assets.definitions import ALL_ASSETS
-    from music_assets.resources import SourceResource
+    from music_assets.definitions import ALL_ASSETS, ALL_CHECKS, build_definitions
+    from music_assets.defs.resources import SourceResource
 
-    local = dg.Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS, jobs=ALL_JOBS, resources={
-        "store": DataStore(data_dir=str(tmp_path)), "source": SourceResource(demo_tracks=1_500, demo_seed=7)})
+    local = build_definitions(resources={
+        "store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(), "source": SourceResource(demo_tracks=1_500, demo_seed=7)})
     result = local.resolve_job_def("music_adviser_job").execute_in_process()
     assert result.success
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert set(evaluations) == {spec.name for c in ALL_CHECKS for spec in c.check_specs}
+    specs = [*(s for c in ALL_CHECKS for s in c.check_specs), *(s for a in ALL_ASSETS for s in a.check_specs)]
+    assert set(evaluations) == {spec.name for spec in specs}
     assert all(evaluations.values()), evaluations
-    built = json.loads((tmp_path / "assets" / "recommender_model.json").read_text())["version"]
+    built = result.asset_materializations_for_node("recommender_model")[0].metadata["version"].value
     assert (tmp_path / "models" / "LATEST").read_text().strip() == built

@@ -114,3 +114,15 @@ def test_serving_cold_start_smoke(capsys: pytest.CaptureFixture[str]) -> None:
         ("before", "waitress (1 process)"), ("this code", "waitress (1 process)"),
         ("this code", "granian-restart (2 processes)")]
     assert all(r["failed requests"] == "0" and float(r["publish -> served s"]) > 0 for r in rows)
+
+
+def test_serving_attacks_smoke(demo_data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The attack benchmark's table, with its cheapest attacks on the default server."""
+    from benchmarks import serving_attacks
+
+    assert serving_attacks.main(["--data-dir", str(demo_data_dir), "--servers", "granian",
+                                 "--attacks", "1 GiB body,SIGTERM ignored", "--body-seconds", "5"]) == 0
+    rows = _table(capsys.readouterr().out)
+    assert [(r["attack"], r["server"]) for r in rows] == [("1 GiB body", "granian"), ("SIGTERM ignored", "granian")]
+    assert "413" in rows[0]["server did"] and rows[0]["temp files +MB"] == "0"
+    assert rows[1]["server did"].startswith("stopped in")

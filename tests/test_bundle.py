@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from music_assets.core import storage
-from music_assets.core.bundle import BundleError, load_bundle
+from music_assets import storage
+from music_assets.model import registry
+from music_assets.model.bundle import BundleError, load_bundle
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def test_bundle_round_trips_its_parameters(models: Path, demo_bundle) -> None:
 
 
 def test_half_written_tracks_file_is_refused(models: Path) -> None:
-    version = storage.read_pointer(models)
+    version = registry.read_pointer(models)
     tracks = models / version / "tracks.parquet"
     tracks.write_bytes(tracks.read_bytes()[: tracks.stat().st_size // 2])
     with pytest.raises(BundleError, match="checksum"):
@@ -36,7 +37,7 @@ def test_half_written_tracks_file_is_refused(models: Path) -> None:
 
 
 def test_missing_or_garbled_metadata_is_refused(models: Path) -> None:
-    version = storage.read_pointer(models)
+    version = registry.read_pointer(models)
     (models / version / "model.json").write_text("{not json")
     with pytest.raises(BundleError, match="not valid JSON"):
         load_bundle(models)
@@ -52,5 +53,5 @@ def test_no_pointer_means_nothing_published(tmp_path: Path) -> None:
 
 def test_pointer_cannot_name_a_missing_version(models: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        storage.publish_pointer(models, "19990101T000000000000Z-deadbeef")
+        registry.publish_pointer(models, "19990101T000000000000Z-deadbeef")
     assert load_bundle(models)  # the old pointer still works

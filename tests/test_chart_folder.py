@@ -15,12 +15,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from music_assets.assets.chart_rows import chart_rows
-from music_assets.assets.unique_tracks import unique_tracks
-from music_assets.automation import INCOMING_DIR_ENV, SETTLE_SECONDS, incoming_dir, incoming_files_sensor, unread_warning
-from music_assets.core.sources.chart_inputs import ChartFolder, ParquetChartFile, open_chart_input
-from music_assets.core.sources.files_charts import ChartFileConfig, ChartFileError
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.assets.chart_rows import chart_rows
+from music_assets.defs.assets.unique_tracks import unique_tracks
+from music_assets.defs.sensors import SETTLE_SECONDS, incoming_dir, incoming_files_sensor, unread_warning
+from music_assets.ingest.charts.inputs import ChartFolder, ParquetChartFile, open_chart_input
+from music_assets.ingest.charts.csv_files import ChartFileConfig, ChartFileError
+from music_assets.defs.resources import DataStore, SourceResource
 from tests.test_sources_files import (
     BAD_VALUE_ROW, GOOD_ROWS, ID_A, ID_B, ID_C, WRONG_FIELDS_ROW, failure_message, materialize, read, write_charts,
 )
@@ -130,9 +130,7 @@ def test_parquet_chart_file_missing_a_column_says_which(tmp_path: Path) -> None:
         list(ParquetChartFile(ChartFileConfig(str(tmp_path / "absent.parquet"))).batches())
 
 
-def test_sensor_watches_the_folder_the_source_reads_and_the_run_reads_the_new_file(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(INCOMING_DIR_ENV, raising=False)
+def test_sensor_watches_the_folder_the_source_reads_and_the_run_reads_the_new_file(tmp_path: Path) -> None:
     folder = tmp_path / "charts"
     (folder / "2017").mkdir(parents=True)
     settle(write_charts(folder / "2017" / "01.csv", GOOD_ROWS[:2]))
@@ -141,7 +139,8 @@ def test_sensor_watches_the_folder_the_source_reads_and_the_run_reads_the_new_fi
     assert incoming_dir(store, source) == folder and unread_warning(folder, source) is None
 
     def tick(cursor: str | None) -> dg.SensorResult | dg.SkipReason:
-        return incoming_files_sensor(dg.build_sensor_context(cursor=cursor, resources={"store": store, "source": source}))
+        with dg.build_sensor_context(cursor=cursor, resources={"store": store, "source": source}) as context:
+            return incoming_files_sensor(context)
 
     first = tick(None)
     assert isinstance(first, dg.SensorResult) and json.loads(first.cursor).keys() == {"2017/01.csv"}

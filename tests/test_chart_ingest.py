@@ -17,14 +17,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from music_assets.assets.chart_rows import chart_rows
-from music_assets.core import storage
-from music_assets.core.chart_ingest import ingest_chart_batches
-from music_assets.core.charts import CHART_ROW_SCHEMA, MissingColumnsError
-from music_assets.core.schema import CHART_COLUMNS
-from music_assets.core.sources.chart_inputs import CsvChartFile
-from music_assets.core.sources.files_charts import TRACK_URL_PREFIX, ChartFileConfig, ChartFileError
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.assets.chart_rows import chart_rows
+from music_assets import storage
+from music_assets.ingest.charts.stream import ingest_chart_batches
+from music_assets.ingest.charts.rows import CHART_ROW_SCHEMA, MissingColumnsError
+from music_assets.schema import CHART_COLUMNS
+from music_assets.ingest.charts.inputs import CsvChartFile
+from music_assets.ingest.charts.csv_files import TRACK_URL_PREFIX, ChartFileConfig, ChartFileError
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 from tests import chart_oracle
 from tests.test_sources_files import GOOD_ROWS, failure_message, write_charts
 
@@ -122,7 +122,7 @@ def test_seeded_file_through_the_asset_agrees_with_the_reference(tmp_path: Path,
                               (DAILY_HEADER, daily_lines(), DAILY_MAP))
     charts = write_lines(tmp_path / name, header, lines, crlf=crlf)
     result = dg.materialize([chart_rows], resources={
-        "store": DataStore(data_dir=str(tmp_path / "data")),
+        "store": DataStore(data_dir=str(tmp_path / "data")), "engine": EngineResource(),
         "source": SourceResource(kind="files", charts_path=str(charts), charts_region=REGION, charts_chart=CHART)})
 
     good, rejected = reference(header, lines, mapping)
@@ -197,7 +197,7 @@ def test_a_batch_that_fails_validation_stops_the_reader() -> None:
 def test_a_failing_read_stops_the_writer_and_publishes_nothing(tmp_path: Path) -> None:
     good = write_charts(tmp_path / "good.csv", GOOD_ROWS)
     data = tmp_path / "data"
-    dg.materialize([chart_rows], resources={"store": DataStore(data_dir=str(data)),
+    dg.materialize([chart_rows], resources={"store": DataStore(data_dir=str(data)), "engine": EngineResource(),
                                             "source": SourceResource(kind="files", charts_path=str(good))})
     before = (data / "assets" / "chart_rows.parquet").read_bytes()
     full = gzip.compress("".join(["title,rank,date,artist,url,region,chart,trend,streams\n"]
@@ -210,7 +210,7 @@ def test_a_failing_read_stops_the_writer_and_publishes_nothing(tmp_path: Path) -
                                  writer.write_table, row_group_rows=1_000)
     assert _ingest_threads() == [] and not (tmp_path / "out.parquet").exists()
     result = dg.materialize([chart_rows], raise_on_error=False, resources={
-        "store": DataStore(data_dir=str(data)), "source": SourceResource(kind="files", charts_path=str(half))})
+        "store": DataStore(data_dir=str(data)), "engine": EngineResource(), "source": SourceResource(kind="files", charts_path=str(half))})
     assert "half-written" in failure_message(result)
     assert (data / "assets" / "chart_rows.parquet").read_bytes() == before
 
@@ -218,11 +218,11 @@ def test_a_failing_read_stops_the_writer_and_publishes_nothing(tmp_path: Path) -
 def test_header_only_file_fails_and_keeps_the_previous_asset(tmp_path: Path) -> None:
     data = tmp_path / "data"
     good = write_charts(tmp_path / "good.csv", GOOD_ROWS)
-    dg.materialize([chart_rows], resources={"store": DataStore(data_dir=str(data)),
+    dg.materialize([chart_rows], resources={"store": DataStore(data_dir=str(data)), "engine": EngineResource(),
                                             "source": SourceResource(kind="files", charts_path=str(good))})
     before = (data / "assets" / "chart_rows.parquet").read_bytes()
     empty = write_charts(tmp_path / "empty.csv", [])
     result = dg.materialize([chart_rows], raise_on_error=False, resources={
-        "store": DataStore(data_dir=str(data)), "source": SourceResource(kind="files", charts_path=str(empty))})
+        "store": DataStore(data_dir=str(data)), "engine": EngineResource(), "source": SourceResource(kind="files", charts_path=str(empty))})
     assert "no valid chart rows" in failure_message(result)
     assert (data / "assets" / "chart_rows.parquet").read_bytes() == before

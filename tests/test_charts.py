@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from music_assets.core.charts import (
-    MissingColumnsError, is_track_id, track_id_from_url, validate_chart_batch,
-)
-from music_assets.core.schema import CHART_COLUMNS
+from music_assets.ingest.charts.rows import MissingColumnsError, validate_chart_batch
+from music_assets.schema import CHART_COLUMNS
+from music_assets.spotify.ids import is_track_id, track_id_from_url
 
 BASE62 = string.digits + string.ascii_letters
 track_ids = st.text(alphabet=BASE62, min_size=22, max_size=22)

@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from music_assets import checks
-from music_assets.core import storage, validation
-from music_assets.core.bundle import QUALITY_FILE, content_key
-from music_assets.core.schema import FEATURE_RANGES
+from music_assets.defs import checks
+from music_assets import storage
+from music_assets.training import validation
+from music_assets.model.bundle import QUALITY_FILE, content_key
+from music_assets.schema import FEATURE_RANGES
 from music_assets.definitions import ALL_ASSETS, ALL_CHECKS
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 from tests.conftest import SMALL_DEMO_TRACKS
 
 GOOD = pd.DataFrame({"track_id": ["a", "b", "c"], "danceability": [0.1, 0.5, 0.9], "tempo": [90.0, 120.0, 200.0]})
@@ -60,7 +61,7 @@ def test_dagster_checks_pass_on_the_demo_catalog(demo_data_dir: Path) -> None:
     store = DataStore(data_dir=str(demo_data_dir))
     for check in (checks.tracks_unique_ids, checks.tracks_no_nulls, checks.tracks_features_in_range,
                   checks.tracks_imputed_share, checks.tracks_enough, checks.embedding_variance_recorded,
-                  checks.clusters_not_tiny, checks.model_pictures_are_png):
+                  checks.clusters_not_tiny):
         result = check(store=store)
         assert result.passed, (check.name if hasattr(check, "name") else check, result.description)
 
@@ -99,7 +100,7 @@ def test_failed_blocking_check_leaves_latest_untouched(data_copy: Path) -> None:
     downstream = dg.AssetSelection.assets("recommender_model", "model_quality", "model_pictures", "published_model")
     result = dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS], selection=downstream, raise_on_error=False,
-        resources={"store": DataStore(data_dir=str(data_copy)), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
+        resources={"store": DataStore(data_dir=str(data_copy)), "engine": EngineResource(), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
     )
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     gate = evaluations["quality_not_worse_than_published"]
@@ -107,14 +108,15 @@ def test_failed_blocking_check_leaves_latest_untouched(data_copy: Path) -> None:
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "model_quality" in materialized and "published_model" not in materialized
     assert (models / "LATEST").read_text().strip() == serving
-    built = json.loads((data_copy / "assets" / "recommender_model.json").read_text())["version"]
+    built = result.asset_materializations_for_node("recommender_model")[0].metadata["version"].value
     assert built != serving and (models / built / QUALITY_FILE).is_file()  # built and measured, not served
+    assert not (models / built / "model.json").exists()  # never sealed: no loader takes it for a bundle
 
     # Once the serving model's claim is honest again, the same refresh publishes.
     quality_path.write_text(json.dumps({**quality, "modes": {}}))
     again = dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS], selection=downstream,
-        resources={"store": DataStore(data_dir=str(data_copy)), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
+        resources={"store": DataStore(data_dir=str(data_copy)), "engine": EngineResource(), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
     )
     assert all(e.passed for e in again.get_asset_check_evaluations())
     published = (models / "LATEST").read_text().strip()  # this run's build of the same model, now served
@@ -126,7 +128,7 @@ def test_unchanged_input_builds_a_new_version_sharing_the_data_file(data_copy: P
     serving = (models / "LATEST").read_text().strip()
     result = dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS], selection=dg.AssetSelection.assets("recommender_model"),
-        resources={"store": DataStore(data_dir=str(data_copy)), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
+        resources={"store": DataStore(data_dir=str(data_copy)), "engine": EngineResource(), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
     )
     event = result.get_asset_materialization_events()[0].materialization
     built = event.metadata["version"].value
@@ -137,12 +139,12 @@ def test_unchanged_input_builds_a_new_version_sharing_the_data_file(data_copy: P
 
 
 def test_catalog_without_genres_warns_instead_of_blocking(data_copy: Path) -> None:
+    from music_assets.defs.assets.model_quality import quality_check
+
     store = DataStore(data_dir=str(data_copy))
-    built = json.loads(store.asset_path("recommender_model", ".json").read_text())["version"]
-    path = store.models_dir / built / QUALITY_FILE
-    quality = json.loads(path.read_text())
+    served = (data_copy / "models" / "LATEST").read_text().strip()
+    quality = json.loads((store.models_dir / served / QUALITY_FILE).read_text())
     zeroed = {m: {**v, "genre_hit_rate": 0.0} for m, v in quality["modes"].items()}
-    path.write_text(json.dumps({**quality, "modes": zeroed, "genre_labelled_share": 0.0}))
-    result = checks.quality_not_worse_than_published(store=store)
+    result = quality_check({**quality, "modes": zeroed, "genre_labelled_share": 0.0}, store, "a-new-build")
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
     assert "no track has a genre" in result.description

@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from music_assets.automation import ALL_JOBS
-from music_assets.checks import ALL_CHECKS
-from music_assets.core.bundle import load_bundle
-from music_assets.definitions import ALL_ASSETS
-from music_assets.resources import DataStore, SourceResource
+from music_assets.definitions import build_definitions
+from music_assets.model.bundle import load_bundle
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
 pytestmark = pytest.mark.shared_data
 
@@ -23,8 +20,7 @@ def test_real_charts_pass_every_check_and_publish(shared_data: Path, tmp_path: P
     source = SourceResource(kind="files", charts_path=str(ph / "spotify_daily_charts.csv.gz"),
                             features_path=str(ph / "spotify_daily_charts_tracks.csv"),
                             artists_path=str(ph / "spotify_daily_charts_artists.csv"))
-    local = dg.Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS, jobs=ALL_JOBS,
-                           resources={"store": DataStore(data_dir=str(tmp_path)), "source": source})
+    local = build_definitions(resources={"store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(), "source": source})
     result = local.resolve_job_def("music_adviser_job").execute_in_process()
     assert result.success
     failed = {e.check_name: e.description for e in result.get_asset_check_evaluations() if not e.passed}

@@ -9,8 +9,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from music_assets.core.cleaning import clean_tracks, dedup_key, deduplicate, impute, normalize_text
-from music_assets.core.schema import FEATURE_COLUMNS
+from music_assets.ingest.cleaning import clean_tracks, dedup_key, deduplicate, impute
+from music_assets.text import normalize_text
+from music_assets.schema import FEATURE_COLUMNS
 
 
 def test_normalize_ignores_case_accents_punctuation_spaces() -> None:

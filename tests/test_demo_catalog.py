@@ -6,9 +6,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from music_assets.core.charts import validate_chart_batch
-from music_assets.core.schema import FEATURE_RANGES
-from music_assets.core.sources.demo import GENRES, DemoCatalog, DemoConfig
+from music_assets.ingest.charts.rows import validate_chart_batch
+from music_assets.schema import FEATURE_RANGES
+from music_assets.ingest.sources.demo import GENRES, DemoCatalog, DemoConfig
 
 
 @pytest.fixture(scope="module")

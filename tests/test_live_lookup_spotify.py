@@ -19,6 +19,7 @@ def live_env(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv("MUSIC_ADVISER_SPOTIFY_API_URL", fake.api_url)
         monkeypatch.setenv("MUSIC_ADVISER_SPOTIFY_TOKEN_URL", fake.token_url)
         monkeypatch.setenv("MUSIC_ADVISER_RECCOBEATS_URL", fake.recco_url)
+        monkeypatch.setenv("MUSIC_ADVISER_RECCOBEATS", "on")  # the operator switched the third party on
         yield fake, catalog
 
 
@@ -43,3 +44,13 @@ def test_when_spotify_refuses_features_the_listener_gets_suggestions(live_env, d
     response = create_app(demo_data_dir).test_client().get("/api/recommend", query_string={"song": song["name"]})
     assert response.status_code == 404 and "message" in response.get_json()["error"]
     assert fake.calls["audio-features"] >= 1 and fake.calls["recco"] >= 1  # both paths were tried
+
+
+def test_reccobeats_is_never_asked_unless_switched_on(live_env, demo_data_dir, monkeypatch) -> None:
+    fake, catalog = live_env
+    monkeypatch.delenv("MUSIC_ADVISER_RECCOBEATS")
+    fake.always["audio-features"] = "403"
+    song = next(iter(catalog.tracks.values()))
+    response = create_app(demo_data_dir).test_client().get("/api/recommend", query_string={"song": song["name"]})
+    assert response.status_code == 404
+    assert fake.calls["audio-features"] >= 1 and fake.calls["recco"] == 0  # no track id went to the third party

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from music_assets.core.cleaning import normalize_text
-from music_assets.core.schema import FEATURE_COLUMNS, FEATURE_RANGES
+from music_assets.text import normalize_text
+from music_assets.schema import FEATURE_COLUMNS, FEATURE_RANGES
 from tests.conftest import SMALL_DEMO_TRACKS
 
 

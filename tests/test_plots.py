@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from music_assets.core import plots
+from music_assets.training import plots
 
 FEATURES = list(plots.DISTRIBUTION_FEATURES)
 

@@ -1,4 +1,4 @@
-"""Synthesized demo previews (music_assets/core/preview_audio.py): valid WAV, at the track's tempo and key."""
+"""Synthesized demo previews (music_assets/model/previews.py): valid WAV, at the track's tempo and key."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import wave
 import numpy as np
 import pytest
 
-from music_assets.core.preview_audio import SAMPLE_RATE, key_from_id, synthesize_preview
+from music_assets.model.previews import SAMPLE_RATE, key_from_id, synthesize_preview
 
 
 def samples(data: bytes) -> np.ndarray:

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from music_assets.core import storage
+from music_assets import storage
 from music_assets.definitions import ALL_ASSETS
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
 
 def run_cluster_k(data_dir: Path, run_config: dict | None = None) -> dict:
     result = dg.materialize(
         ALL_ASSETS, selection=dg.AssetSelection.assets("cluster_k"), run_config=run_config,
-        resources={"store": DataStore(data_dir=str(data_dir)), "source": SourceResource()},
+        resources={"store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(), "source": SourceResource()},
     )
     event = result.get_asset_materialization_events()[0].materialization
     return {"refit": event.metadata["refit"].value, "k": event.metadata["chosen_k"].value,

@@ -1,4 +1,4 @@
-"""core/evaluate.py against values computed by hand on a five-track catalog."""
+"""training/evaluate.py against values computed by hand on a five-track catalog."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from music_assets.core.evaluate import (
+from music_assets.training.evaluate import (
     RANDOM_MODE, Catalog, append_history, evaluate_mode, evaluate_modes, genre_share, pick_winner, quality_report,
     random_recommender, regression, sample_queries,
 )

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from benchmarks.quality_real_data import build_bundle, load_114k
-from music_assets.core.bundle import load_bundle
-from music_assets.core.evaluate import (
+from music_assets.model.bundle import load_bundle
+from music_assets.training.evaluate import (
     RANDOM_MODE, bundle_recommenders, catalog_from_bundle, evaluate_modes, pick_winner, sample_queries,
 )
-from music_assets.core.schema import FEATURE_RANGES
+from music_assets.schema import FEATURE_RANGES
 
 pytestmark = pytest.mark.shared_data
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from music_assets.core.cleaning import normalize_text
-from music_assets.core.recommend import MODES, RecommendationError, find_tracks, recommend
+from music_assets.text import normalize_text
+from music_assets.model.recommend import MODES, RecommendationError, find_tracks, recommend
 
 
 def popular_queries(bundle, n: int = 25) -> list[int]:
@@ -83,7 +83,7 @@ def test_bad_requests_raise_a_readable_error(demo_bundle) -> None:
 def test_result_fields_and_reasons_match_the_catalog_row(demo_bundle, mode: str) -> None:
     """recommend() reads results from per-bundle arrays; they must say what the tracks frame says,
     and each reason what explain() (pandas lookups, the reference) says."""
-    from music_assets.core.recommend import explain
+    from music_assets.model.recommend import explain
 
     t = demo_bundle.tracks
     rng = np.random.default_rng(11)

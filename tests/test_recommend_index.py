@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from music_assets.core.recommend_index import Records
+from music_assets.model.recommend_index import Records
 
 
 def test_records_read_back_every_value_whatever_it_contains() -> None:

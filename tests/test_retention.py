@@ -7,9 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from music_assets.core import storage
-from music_assets.core.bundle import META_FILE, TRACKS_FILE, new_version
-from music_assets.core.retention import version_time, versions_to_prune
+from music_assets import storage
+from music_assets.model import registry
+from music_assets.model.bundle import META_FILE, TRACKS_FILE, new_version
+from music_assets.model.retention import version_time, versions_to_prune
 from tests.conftest import materialize_demo
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -89,15 +90,15 @@ def test_retention_asset_deletes_only_old_versions_beyond_the_rollback_targets(d
         fake_bundle(models, v)
     storage.write_text("a user's note", models / "notes.txt")
     fake_bundle(models, ".staging-abc")  # a crashed write's leftovers are not versions
-    storage.publish_pointer(models, versions[2])  # versions[0:2] are newer builds (e.g. a run in flight)
+    registry.publish_pointer(models, versions[2])  # versions[0:2] are newer builds (e.g. a run in flight)
 
     meta = retention(data_root, keep_previous=2, min_age_hours=1)
     assert meta["deleted_versions"].value == [versions[6], versions[5]]
     assert meta["published_version"].value == versions[2] and meta["deleted_count"].value == 2
     left = storage.list_names(models)
     assert set(versions[:5]) <= set(left) and not {versions[5], versions[6]} & set(left)
-    assert {"notes.txt", ".staging-abc", storage.LATEST_POINTER} <= set(left)
-    assert storage.read_pointer(models) == versions[2]
+    assert {"notes.txt", ".staging-abc", registry.LATEST_POINTER} <= set(left)
+    assert registry.read_pointer(models) == versions[2]
     for v in versions[2:5]:  # the published bundle and its rollback targets are whole
         assert storage.read_bytes(models / v / "plots" / "elbow.png") == b"x"
 
@@ -113,7 +114,7 @@ def test_retention_asset_spares_young_versions_and_does_nothing_without_a_publis
     for v in versions:
         fake_bundle(models, v)
     assert retention(data_root, keep_previous=0, min_age_hours=0)["deleted_versions"].value == []  # no LATEST
-    storage.publish_pointer(models, versions[0])
+    registry.publish_pointer(models, versions[0])
     meta = retention(data_root, keep_previous=0, min_age_hours=0.5)
     assert meta["deleted_versions"].value == [versions[3]]  # 10 and 20 minutes old: still young
     assert set(versions[:3]) <= set(storage.list_names(models))
@@ -126,16 +127,76 @@ def test_publishing_records_history_and_retention_prunes_failed_builds_first(dat
                                for ns in ((6, 5, 4), (3, 2), (1,)))
     for v in (*served, *failed, *current):
         fake_bundle(models, v)
-    for v in (*served, *current):  # the failed builds stopped at their checks: never published
-        storage.publish_pointer(models, v)
-    storage.publish_pointer(models, current[0])  # publishing again records nothing new
-    history = storage.read_publications(models)
-    assert history["versions"] == [*served, *current]
-    history["since"] = (now - timedelta(days=30)).isoformat()  # as if recorded all along
-    storage.write_json(history, models / storage.PUBLISHED_HISTORY)
+    for v in served:  # each served for a day, an hour after it was built; the failed builds never
+        registry.record_publication(models, v, at=version_time(v) + timedelta(hours=1))
+    registry.publish_pointer(models, current[0])
+    assert registry.read_publications(models)["versions"] == [*served, *current]
+    registry.publish_pointer(models, current[0])  # published again: one more record, no new version
+    assert registry.read_publications(models)["versions"] == [*served, *current]
+    assert len(storage.list_names(models / registry.PUBLISHED_DIR)) == 5
 
     meta = retention(data_root, keep_previous=2, min_age_hours=1)
     assert meta["deleted_versions"].value == [served[0], *failed]  # oldest first
     left = set(storage.list_names(models))
-    assert {served[1], served[2], current[0], storage.PUBLISHED_HISTORY} <= left
-    assert storage.PUBLISHED_HISTORY not in meta["kept"].value
+    assert {served[1], served[2], current[0], registry.PUBLISHED_DIR} <= left
+    assert registry.PUBLISHED_DIR not in meta["kept"].value
+
+
+def test_a_version_served_within_the_window_is_kept_however_old_its_build(data_root) -> None:
+    """A week-old build that LATEST named until ten minutes ago may still be what a replica
+    serves: it stays for min_age_hours after it stopped being served, rollback slot or not."""
+    now = datetime.now(timezone.utc)
+    models = data_root / "models"
+    old, rolled_back_from, current = (new_version(f"{n:08x}" * 8, now - timedelta(days=n)) for n in (9, 8, 7))
+    for v in (old, rolled_back_from, current):
+        fake_bundle(models, v)
+    registry.record_publication(models, old, at=now - timedelta(days=8))
+    registry.record_publication(models, rolled_back_from, at=now - timedelta(hours=3))
+    registry.publish_pointer(models, current)  # replaced it just now
+    meta = retention(data_root, keep_previous=0, min_age_hours=1)
+    assert meta["deleted_versions"].value == [old]  # rolled_back_from was served within the hour
+    meta = retention(data_root, keep_previous=0, min_age_hours=0)  # no window: only LATEST is safe
+    assert meta["deleted_versions"].value == [rolled_back_from]
+    assert registry.read_pointer(models) == current and storage.exists(models / current / META_FILE)
+
+
+def test_retention_keeps_what_latest_names_whatever_the_history_says(data_root) -> None:
+    """A history that lost LATEST's version (or names only other ones, or is unreadable) never
+    makes retention delete the served model."""
+    now = datetime.now(timezone.utc)
+    models = data_root / "models"
+    versions = [new_version(f"{n:08x}" * 8, now - timedelta(days=n)) for n in (1, 5, 9)]
+    for v in versions:
+        fake_bundle(models, v)
+    served = versions[1]
+    storage.write_text(served + "\n", models / registry.LATEST_POINTER)  # published with no record at all
+    registry.record_publication(models, versions[2], at=now - timedelta(days=9))
+    registry.record_publication(models, versions[0], at=now - timedelta(minutes=5))  # a record, LATEST never moved
+    storage.write_text("{not json", models / registry.PUBLISHED_HISTORY)
+    storage.write_text("garbage", models / registry.PUBLISHED_DIR / f"{versions[1][:22]}-x.json")
+    for keep, age in ((0, 0), (3, 0), (0, 1000)):
+        retention(data_root, keep_previous=keep, min_age_hours=age)
+        assert registry.read_pointer(models) == served and storage.exists(models / served / META_FILE)
+
+
+def test_the_single_file_history_of_earlier_releases_is_still_read(data_root) -> None:
+    """models/published.json, as earlier releases wrote it, still counts: its versions are rollback
+    targets, its start tells which older builds may have been published unrecorded; new
+    publications go to records beside it and never rewrite it."""
+    now = datetime.now(timezone.utc)
+    models = data_root / "models"
+    v = [new_version(f"{n:08x}" * 8, now - timedelta(days=n)) for n in range(8)]
+    for version in v:
+        fake_bundle(models, version)
+    old = {"since": (now - timedelta(days=5, hours=12)).isoformat(), "versions": [v[5], v[4]]}
+    storage.write_json(old, models / registry.PUBLISHED_HISTORY)
+    registry.record_publication(models, v[2], at=now - timedelta(days=2))
+    registry.publish_pointer(models, v[1])
+    assert registry.read_publications(models) == {"since": old["since"], "versions": [v[5], v[4], v[2], v[1]]}
+    assert storage.read_json(models / registry.PUBLISHED_HISTORY) == old  # never rewritten
+
+    meta = retention(data_root, keep_previous=3, min_age_hours=1)
+    # rollback targets: 2, 4, 5 (recorded) but only the 3 newest: 2, 4 and 5; 6 and 7 predate the
+    # old history and count as once published, but there is no slot left for them; 3 was never served
+    assert meta["deleted_versions"].value == [v[7], v[6], v[3]]
+    assert set(v[:3]) | {v[4], v[5]} <= set(storage.list_names(models))

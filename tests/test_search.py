@@ -1,10 +1,10 @@
-"""Finding the song a listener means (music_assets/core/search.py), on a small hand-made catalog."""
+"""Finding the song a listener means (music_assets/model/search.py), on a small hand-made catalog."""
 
 from __future__ import annotations
 
 import pytest
 
-from music_assets.core.search import MAX_QUERY_CHARS, QueryError, SearchIndex, check_query
+from music_assets.model.search import MAX_QUERY_CHARS, QueryError, SearchIndex, check_query
 
 CATALOG = [  # title, artist, chart appearances
     ("Black Swan", "BTS", 50),

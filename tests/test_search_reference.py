@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from rapidfuzz import fuzz, process
 
-from music_assets.core.cleaning import normalize_text
-from music_assets.core.search import _BY, QueryError, SearchIndex, check_query
+from music_assets.text import normalize_text
+from music_assets.model.search import _BY, QueryError, SearchIndex, check_query
 
 
 class ReferenceIndex:

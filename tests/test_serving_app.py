@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from music_assets.core.recommend import MAX_K, MODES
+from music_assets.model.recommend import MAX_K, MODES
+from music_assets.settings import LimitSettings, ServingSettings
 from serving import create_app
 from serving.security import HEADERS
 
@@ -19,7 +20,9 @@ SCRIPT = "<script>alert(1)</script>"
 
 @pytest.fixture(scope="module")
 def app(demo_data_dir: Path):
-    return create_app(demo_data_dir, live_lookup=None)
+    # rate limits off: this module sends a few hundred requests from one address within a minute
+    # (tests/test_serving_limits.py tests the limits)
+    return create_app(ServingSettings(data_dir=str(demo_data_dir), limits=LimitSettings.off()), live_lookup=None)
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +295,7 @@ def test_a_configured_live_lookup_recommends_for_unknown_songs(demo_data_dir, de
 def test_source_live_lookup_adapts_a_search_and_features_source() -> None:
     import pandas as pd
 
-    from music_assets.core.schema import FEATURE_COLUMNS
+    from music_assets.schema import FEATURE_COLUMNS
     from serving.live_lookup import SourceLiveLookup
 
     class FakeSource:  # the shape of the spotify source's search_track / fetch_features

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from music_assets.core.recommend import MODES
+from music_assets.model.recommend import MODES
+from music_assets.settings import LimitSettings, ServingSettings
 from serving import create_app
 
 TYPES = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool}
@@ -41,11 +42,14 @@ def check(value, schema: dict, doc: dict, where: str = "$") -> None:
 def clients(demo_data_dir: Path, tmp_path_factory):
     served = create_app(demo_data_dir, live_lookup=None).test_client()
     empty = create_app(tmp_path_factory.mktemp("no_model"), live_lookup=None).test_client()
-    return served, empty
+    one_a_minute = LimitSettings(requests="1 per minute", live_lookup=None, live_lookup_total=None)
+    limited = create_app(ServingSettings(data_dir=str(demo_data_dir), limits=one_a_minute), live_lookup=None).test_client()
+    assert limited.get("/api/openapi.json").status_code == 200  # its one request this minute
+    return served, empty, limited
 
 
 def test_every_documented_status_happens_and_matches_its_schema(clients, demo_bundle) -> None:
-    served, empty = clients
+    served, empty, limited = clients
     doc = served.get("/api/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
     t = demo_bundle.tracks
@@ -56,9 +60,11 @@ def test_every_documented_status_happens_and_matches_its_schema(clients, demo_bu
         ("/api/recommend", "400"): (served, {"song": title, "k": 0}),
         ("/api/recommend", "404"): (served, {"song": title + " qqq"}),
         ("/api/recommend", "422"): (served, {"id": no_genre["track_id"].iat[0], "mode": "genre"} if len(no_genre) else None),
+        ("/api/recommend", "429"): (limited, {"song": title}),
         ("/api/recommend", "503"): (empty, {"song": title}),
         ("/api/search", "200"): (served, {"q": title[:3]}),
         ("/api/search", "400"): (served, {"q": ""}),
+        ("/api/search", "429"): (limited, {"q": "a"}),
         ("/api/search", "503"): (empty, {"q": "a"}),
         ("/healthz", "200"): (served, {}),
         ("/healthz", "503"): (empty, {}),
@@ -79,7 +85,7 @@ def test_every_documented_status_happens_and_matches_its_schema(clients, demo_bu
 
 
 def test_every_api_route_of_the_app_is_documented(clients) -> None:
-    served, _ = clients
+    served, _, _ = clients
     doc = served.get("/api/openapi.json").get_json()
     routes = {r.rule for r in served.application.url_map.iter_rules() if r.rule.startswith(("/api/", "/healthz"))}
     assert routes == set(doc["paths"])

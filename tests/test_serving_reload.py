@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from music_assets.core.bundle import load_bundle
+from music_assets.model.bundle import load_bundle
+from music_assets.settings import LimitSettings, ServingSettings
 from serving import create_app
 from serving.model_store import ModelStore, NoModelError
 from tests.serving_support import (copy_models, plot_png, publish_corrupt, publish_half_written,
@@ -89,15 +90,25 @@ def test_background_load_keeps_answering_with_the_old_model_until_the_new_one_is
     assert store.current().version == new
 
 
-def test_no_model_yet_is_a_clear_503_then_the_published_one_is_served(demo_data_dir: Path, tmp_path: Path) -> None:
-    app = create_app(tmp_path, check_interval=0, retry_after=0, background_reload=False, live_lookup=None)
+def test_no_model_yet_is_a_clear_503_then_the_published_one_is_served(demo_data_dir: Path, tmp_path: Path,
+                                                                       caplog) -> None:
+    app = create_app(ServingSettings(data_dir=str(tmp_path), check_interval=0, retry_after=0, background_reload=False), live_lookup=None)
     client = app.test_client()
     with pytest.raises(NoModelError):
         app.extensions["model_store"].current()
-    r = client.get("/healthz")
-    assert r.status_code == 503 and "No recommendation model" in r.get_json()["error"]["message"]
-    r = client.get("/")
-    assert r.status_code == 503 and "scripts/demo.sh" in r.get_data(as_text=True)
+    with caplog.at_level(logging.WARNING, logger="serving.app"):
+        r = client.get("/healthz")
+        assert r.status_code == 503 and "No recommendation model" in r.get_json()["error"]["message"]
+        assert r.headers["Retry-After"].isdigit()
+        r = client.get("/")
+        page = r.get_data(as_text=True)
+        assert r.status_code == 503 and "No recommendation model" in page
+        assert str(tmp_path) not in page and "scripts/demo.sh" not in page  # for the operator's log only
+        for _ in range(5):
+            client.get("/api/search?q=a")
+    # the cause, with the store's path and what to do, is logged once, not once per request
+    lines = [r.getMessage() for r in caplog.records if "answering 503" in r.getMessage()]
+    assert len(lines) == 1 and str(tmp_path) in lines[0] and "scripts/demo.sh" in lines[0]
     copy_models(demo_data_dir, tmp_path)
     assert client.get("/healthz").get_json()["model_version"] == load_bundle(tmp_path / "models").version
 
@@ -155,7 +166,9 @@ def _get(url: str) -> tuple[int, dict | None]:
 def test_publishing_while_requests_flow_over_http_has_zero_errors(models: Path, demo_bundle, tmp_path, caplog) -> None:
     """Four clients hammer a real waitress server while a corrupt, a half-written and a good model
     are published; every request must succeed and, once a client sees the new model, never the old."""
-    app = create_app(tmp_path, check_interval=0.05, retry_after=0.2, live_lookup=None)
+    # rate limits off: four clients on one address send far more than a listener would
+    app = create_app(ServingSettings(data_dir=str(tmp_path), check_interval=0.05, retry_after=0.2,
+                                     limits=LimitSettings.off()), live_lookup=None)
     row = demo_bundle.tracks.sort_values("chart_appearances").iloc[-1]
     song = urllib.parse.urlencode({"id": row["track_id"], "song": row["title"], "k": 5})
     new_tracks = demo_bundle.tracks[demo_bundle.tracks["track_id"] != demo_bundle.tracks["track_id"].iat[-1]]
@@ -217,15 +230,18 @@ def test_publishing_while_requests_flow_over_http_has_zero_errors(models: Path, 
           f"(load {app.extensions['model_store'].stats.last_load_seconds * 1000:.0f} ms)")
 
 
-def test_python_m_serving_starts_waitress_on_a_free_port(demo_data_dir: Path) -> None:
+@pytest.mark.parametrize("server", ["granian", "waitress"])
+def test_python_m_serving_starts_on_a_free_port(demo_data_dir: Path, server: str) -> None:
+    """The default server (granian) and waitress, each as `python -m serving` starts it."""
     import subprocess
     import sys
 
     from tests.serving_support import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "serving", "--data-dir", str(demo_data_dir), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    args = [] if server == "granian" else ["--server", "waitress"]
+    proc = subprocess.Popen([sys.executable, "-m", "serving", "--data-dir", str(demo_data_dir), "--port", str(port),
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -239,7 +255,8 @@ def test_python_m_serving_starts_waitress_on_a_free_port(demo_data_dir: Path) ->
                 time.sleep(0.2)
         assert status == 200 and data["model_version"] == load_bundle(demo_data_dir / "models").version
         with urllib.request.urlopen(base + "/", timeout=10) as r:
-            assert r.headers["Server"] == "music-adviser" and "Content-Security-Policy" in r.headers
+            assert r.headers["Server"] == ("music-adviser" if server == "waitress" else "granian")
+            assert "Content-Security-Policy" in r.headers and r.headers["Cache-Control"] == "no-store"
             assert "Find songs that sound like one you love" in r.read().decode()
         assert _get(base + "/api/recommend?song=")[0] == 400
         assert _get(base + "/api/recommend?song=" + "x" * 10_240)[0] == 400  # a 10 kB query over HTTP
@@ -247,4 +264,4 @@ def test_python_m_serving_starts_waitress_on_a_free_port(demo_data_dir: Path) ->
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
-    assert "Music Adviser on http://127.0.0.1" in out and "Traceback" not in out
+    assert f"Music Adviser on http://127.0.0.1:{port}/" in out and f", {server})" in out and "Traceback" not in out

@@ -4,6 +4,7 @@ and a bucket on a moto S3 server) pick up one newly published model, with no fai
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from music_assets.core import storage
+from music_assets import storage
+from music_assets.model import registry
 from tests.s3_support import SECRET, moto_s3, new_bucket
 from tests.serving_support import free_port, publish_variant
 
@@ -35,7 +37,9 @@ def start_replica(data_dir: str, stack: ExitStack) -> str:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "serving", "--data-dir", data_dir, "--port", str(port),
                              "--check-interval", "0.2", "--threads", "4"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            # three clients on one address send far more than a listener would
+                            env={**os.environ, "MUSIC_ADVISER_RATE_LIMIT": "off"})
 
     def stop() -> None:
         proc.terminate()
@@ -65,20 +69,20 @@ def wait_healthy(base: str, timeout: float = 60.0) -> str:
 def shared_data_dir(request, demo_data_dir: Path, tmp_path: Path):
     """A data folder holding the demo's published model, shared by the replicas."""
     src = demo_data_dir / "models"
-    version = storage.read_pointer(src)
+    version = registry.read_pointer(src)
     if request.param == "local":
         target = str(tmp_path / "data")
         models = storage.as_path(target) / "models"
         models.mkdir(parents=True)
         (models / version).symlink_to(src / version, target_is_directory=True)  # read-only use
-        storage.publish_pointer(models, version)
+        registry.publish_pointer(models, version)
         yield target
         return
     with moto_s3():  # the replicas inherit the AWS environment pointing at it
         target = f"s3://{new_bucket()}/data"
         models = storage.as_path(target) / "models"
         models.fs.put(str(src / version), (models / version).path, recursive=True)
-        storage.publish_pointer(models, version)
+        registry.publish_pointer(models, version)
         yield target
 
 

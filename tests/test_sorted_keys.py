@@ -1,4 +1,4 @@
-"""SortedKeys (music_assets/core/sorted_keys.py): a sorted-array lookup that must agree with a
+"""SortedKeys (music_assets/model/sorted_keys.py): a sorted-array lookup that must agree with a
 dict and with Python's own string order."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import bisect
 import numpy as np
 import pyarrow as pa
 
-from music_assets.core.sorted_keys import ColumnReader, SortedKeys
+from music_assets.model.sorted_keys import ColumnReader, SortedKeys
 
 KEYS = ["b", "a", "", "é", "b", "ab", None, "z", "é", "ß", "東京", "a", "Z", "e\u0301"]
 

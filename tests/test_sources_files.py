@@ -13,14 +13,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from music_assets.assets.chart_rows import chart_rows
-from music_assets.assets.track_features import track_features
-from music_assets.assets.unique_tracks import unique_tracks
-from music_assets.core.schema import FEATURE_COLUMNS
-from music_assets.core.sources.files_charts import ChartFile, ChartFileConfig, ChartFileError
-from music_assets.core.sources.files_features import FeaturesFile, FeaturesFileConfig, parse_genre_list
+from music_assets.defs.assets.chart_rows import chart_rows
+from music_assets.defs.assets.track_features import track_features
+from music_assets.defs.assets.unique_tracks import unique_tracks
+from music_assets.schema import FEATURE_COLUMNS
+from music_assets.ingest.charts.csv_files import ChartFile, ChartFileConfig, ChartFileError
+from music_assets.ingest.features.files import FeaturesFile, FeaturesFileConfig, parse_genre_list
 from music_assets.definitions import ALL_ASSETS
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
 HEADER = "title,rank,date,artist,url,region,chart,trend,streams\n"
 ID_A, ID_B, ID_C = "6mICuAdrwEjh6Y6lroV2Kg", "7DM4BPaS7uofFul3ywMe46", "0kN8xEmgMW9mh7UmDYHlJP"
@@ -46,7 +46,7 @@ def write_charts(path: Path, rows: list[str], header: str = HEADER) -> Path:
 
 def materialize(data_dir: Path, selection: list, raise_on_error: bool = True, **source) -> dg.ExecuteInProcessResult:
     return dg.materialize(selection, raise_on_error=raise_on_error, resources={
-        "store": DataStore(data_dir=str(data_dir)), "source": SourceResource(kind="files", **source)})
+        "store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(), "source": SourceResource(kind="files", **source)})
 
 
 def read(data_dir: Path, name: str) -> pd.DataFrame:
@@ -247,14 +247,14 @@ def test_whole_graph_on_ph_daily_charts(tmp_path: Path, shared_data: Path) -> No
 
 
 def test_source_chosen_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from music_assets.definitions import build_resources
+    from music_assets.defs.resources import build_resources
 
     monkeypatch.delenv("MUSIC_ADVISER_SOURCE", raising=False)
-    assert build_resources(str(tmp_path))["source"].kind == "demo"
+    assert build_resources(data_dir=str(tmp_path))["source"].kind == "demo"
     charts = write_charts(tmp_path / "charts.csv", GOOD_ROWS)
     monkeypatch.setenv("MUSIC_ADVISER_SOURCE", "files")
     monkeypatch.setenv("MUSIC_ADVISER_CHARTS", str(charts))
-    source = build_resources(str(tmp_path))["source"]
+    source = build_resources(data_dir=str(tmp_path))["source"]
     assert source.kind == "files" and source.charts_path == str(charts)
     assert sum(b.num_rows for b in source.open().chart_batches()) == len(GOOD_ROWS)
     monkeypatch.setenv("MUSIC_ADVISER_SOURCE", "spotify")
@@ -273,11 +273,12 @@ def test_spotify_kind_without_credentials_is_a_clear_error(tmp_path: Path) -> No
 
 def test_definitions_load_with_the_spotify_source_and_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """EnvVar secrets resolve at launch: the code location loads without them (the UI still opens)."""
-    from music_assets.definitions import ALL_ASSETS, build_resources
+    from music_assets.definitions import build_definitions
+    from music_assets.defs.resources import build_resources
 
     monkeypatch.setenv("MUSIC_ADVISER_SOURCE", "spotify")
     monkeypatch.delenv("SPOTIPY_CLIENT_SECRET", raising=False)
-    dg.Definitions.validate_loadable(dg.Definitions(assets=ALL_ASSETS, resources=build_resources("data")))
+    dg.Definitions.validate_loadable(build_definitions(resources=build_resources(data_dir="data")))
 
 
 @pytest.mark.shared_data

@@ -17,12 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.ingest_charts import write_demo_charts_csv
-from music_assets.assets.chart_rows import chart_rows
-from music_assets.assets.track_features import track_features
-from music_assets.assets.unique_tracks import unique_tracks
-from music_assets.core.schema import FEATURE_COLUMNS
-from music_assets.core.sources.demo import DemoCatalog, DemoConfig
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.assets.chart_rows import chart_rows
+from music_assets.defs.assets.track_features import track_features
+from music_assets.defs.assets.unique_tracks import unique_tracks
+from music_assets.schema import FEATURE_COLUMNS
+from music_assets.ingest.sources.demo import DemoCatalog, DemoConfig
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 from tests.fake_spotify import Catalog, FakeSpotify
 
 CLIENT_ID = "test-client-id-0001"
@@ -81,7 +81,7 @@ def spotify_resource(fake: FakeSpotify, charts: Path, **overrides) -> SourceReso
 def run(data_dir: Path, source: SourceResource, selection: list | None = None,
         instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     return dg.materialize(selection or [chart_rows, unique_tracks, track_features], raise_on_error=False,
-                          instance=instance, resources={"store": DataStore(data_dir=str(data_dir)), "source": source})
+                          instance=instance, resources={"store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(), "source": source})
 
 
 def features_of(data_dir: Path):
@@ -150,7 +150,7 @@ def test_development_mode_falls_back_to_single_calls_and_reccobeats(tmp_path: Pa
     charts, catalog, n = small
     with FakeSpotify(catalog, CLIENT_ID, SECRET) as fake:
         fake.always.update({"tracks": "403_dev", "artists": "403_dev", "audio-features": "403"})
-        result = run(tmp_path / "data", spotify_resource(fake, charts), instance=instance)
+        result = run(tmp_path / "data", spotify_resource(fake, charts, features_fallback="reccobeats"), instance=instance)
         assert result.success, failure_message(result)
         paths = meta(result)["source_paths"].value
         assert paths["tracks"].startswith("single") and paths["artists"].startswith("single")
@@ -171,6 +171,18 @@ def test_development_mode_falls_back_to_single_calls_and_reccobeats(tmp_path: Pa
         assert "falling back to one /tracks/{id} call per track" in logs
         assert "audio features now come from the 'reccobeats' fallback" in logs
         assert "checkpoint, 200/300 tracks (66.7%)" in logs and "tracks/s, ETA" in logs  # progress
+
+
+def test_reccobeats_is_never_asked_unless_switched_on(tmp_path: Path, env: None, small, instance) -> None:
+    charts, catalog, n = small
+    with FakeSpotify(catalog, CLIENT_ID, SECRET) as fake:
+        fake.always["audio-features"] = "403"
+        result = run(tmp_path / "data", spotify_resource(fake, charts), instance=instance)
+        assert result.success, failure_message(result)
+        assert fake.calls["recco"] == 0  # no track id went to the third party
+        paths = meta(result)["source_paths"].value
+        assert paths["audio_features"].startswith("fallback 'none'")
+        assert any("MUSIC_ADVISER_RECCOBEATS=on" in note for note in paths["notes"])
 
 
 def test_premium_required_stops_calling_spotify_and_uses_the_file_fallback(tmp_path: Path, env: None, small) -> None:
@@ -241,8 +253,8 @@ def test_long_retry_after_checkpoints_and_asks_dagster_to_retry(tmp_path: Path, 
         assert run(tmp_path / "data", resource_, selection=[chart_rows, unique_tracks]).success
         fake.after["audio-features"] = (1, "429:7200")
         source = spotify_resource(fake, charts, spotify_client_id=CLIENT_ID, spotify_client_secret=SECRET)
-        context = dg.build_asset_context(resources={"store": DataStore(data_dir=str(tmp_path / "data")), "source": source})
-        with pytest.raises(dg.RetryRequested) as info:
+        resources = {"store": DataStore(data_dir=str(tmp_path / "data")), "engine": EngineResource(), "source": source}
+        with dg.build_asset_context(resources=resources) as context, pytest.raises(dg.RetryRequested) as info:
             track_features(context)
         assert info.value.seconds_to_wait == 7200 and fake.calls["audio-features"] == 2  # no sleeping in place
         parts = list((tmp_path / "data" / "assets" / "track_features.checkpoint").glob("part-*.parquet"))
@@ -309,8 +321,8 @@ def test_the_secret_appears_nowhere(tmp_path: Path, env: None, small, instance, 
 KILLED_RUN = """
 import sys
 import dagster as dg
-from music_assets.assets.track_features import track_features
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.assets.track_features import track_features
+from music_assets.defs.resources import DataStore, SourceResource
 api, token, recco, charts, data = sys.argv[1:]
 dg.materialize([track_features], resources={"store": DataStore(data_dir=data), "source": SourceResource(
     kind="spotify", charts_path=charts, spotify_client_id=dg.EnvVar("SPOTIPY_CLIENT_ID"),

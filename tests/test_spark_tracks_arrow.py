@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from music_assets.core.spark import pairwise
-from music_assets.core.spark.tracks_arrow import NULL_LIST, STRING_LIST, fill_and_cast, pandas_round_trip, tracks_schema
+from music_assets.engines.spark import pairwise
+from music_assets.engines.spark.tracks_arrow import NULL_LIST, STRING_LIST, fill_and_cast, pandas_round_trip, tracks_schema
 
 
 @settings(max_examples=80, deadline=None)

@@ -1,4 +1,4 @@
-"""core/storage.py on a local folder and on fsspec's in-memory object store (same tests, both
+"""storage.py on a local folder and on fsspec's in-memory object store (same tests, both
 stores): whole-file writes, the LATEST pointer, folders, sharing, and a bundle's upload order."""
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from music_assets.automation import INCOMING_DIR_ENV, incoming_files_sensor
-from music_assets.core import ann, storage
-from music_assets.core.bundle import META_FILE, TRACKS_FILE, BundleError, content_key, load_bundle, write_bundle
-from music_assets.core.charts import unique_tracks_from_parquet
-from music_assets.core.features_store import (STORE_COLUMNS, checkpoint_dir, checkpoint_rows, clear_checkpoints,
+from music_assets.defs.sensors import incoming_files_sensor
+from music_assets.model import ann
+from music_assets import storage
+from music_assets.model import registry
+from music_assets.model.bundle import BUILD_FILE, META_FILE, TRACKS_FILE, BundleError, content_key, load_bundle, write_bundle
+from music_assets.ingest.charts.unique import unique_tracks_from_parquet
+from music_assets.ingest.features.store import (STORE_COLUMNS, checkpoint_dir, checkpoint_rows, clear_checkpoints,
                                               load_store, write_checkpoint)
-from music_assets.resources import DataStore, SourceResource
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
 
 class Boom(RuntimeError):
@@ -63,17 +65,17 @@ def test_writes_appear_whole_and_a_failed_write_leaves_the_old_file(data_root) -
 
 def test_pointer_names_only_existing_versions_and_its_stamp_changes_with_it(data_root) -> None:
     models = data_root / "models"
-    assert storage.read_pointer(models) is None and storage.pointer_stamp(models) is None
+    assert registry.read_pointer(models) is None and registry.pointer_stamp(models) is None
     with pytest.raises(FileNotFoundError):
-        storage.publish_pointer(models, "20260101T000000000000Z-aaaaaaaa")
+        registry.publish_pointer(models, "20260101T000000000000Z-aaaaaaaa")
     for v in ("20260101T000000000000Z-aaaaaaaa", "20260102T000000000000Z-bbbbbbbb"):
         storage.write_json({"version": v}, models / v / META_FILE)
-    storage.publish_pointer(models, "20260101T000000000000Z-aaaaaaaa")
-    first = storage.pointer_stamp(models)
-    assert storage.read_pointer(models) == "20260101T000000000000Z-aaaaaaaa" and first is not None
-    storage.publish_pointer(models, "20260102T000000000000Z-bbbbbbbb")
-    assert storage.read_pointer(models) == "20260102T000000000000Z-bbbbbbbb"
-    assert storage.pointer_stamp(models) != first
+    registry.publish_pointer(models, "20260101T000000000000Z-aaaaaaaa")
+    first = registry.pointer_stamp(models)
+    assert registry.read_pointer(models) == "20260101T000000000000Z-aaaaaaaa" and first is not None
+    registry.publish_pointer(models, "20260102T000000000000Z-bbbbbbbb")
+    assert registry.read_pointer(models) == "20260102T000000000000Z-bbbbbbbb"
+    assert registry.pointer_stamp(models) != first
 
 
 def test_folders_list_delete_and_share(data_root) -> None:
@@ -98,14 +100,14 @@ def test_bundle_on_the_store_loads_like_the_local_one(data_root, demo_bundle, tm
     models = data_root / "models"
     args = (demo_bundle.tracks, demo_bundle.embedding, demo_bundle.centroids, dict(demo_bundle.meta["settings"]))
     version, path = write_bundle(models, *args)
-    storage.publish_pointer(models, version)
+    registry.publish_pointer(models, version)
     _, reference = write_bundle(tmp_path / "reference", *args)
     loaded = load_bundle(models)
     assert loaded.version == version and str(loaded.path) == str(path)
     pd.testing.assert_frame_equal(loaded.tracks, load_bundle(reference.parent, reference.name).tracks)
     np.testing.assert_array_equal(loaded.scaled, demo_bundle.scaled)
     assert content_key(path) == content_key(reference)  # the same bytes, wherever they are stored
-    assert storage.list_names(path) == [META_FILE, TRACKS_FILE]  # no staging or temporary names left
+    assert storage.list_names(path) == [BUILD_FILE, META_FILE, TRACKS_FILE]  # no staging or temporary names left
 
     # A second build with the same tracks shares the first one's file instead of storing it again.
     again, again_path = write_bundle(models, demo_bundle.tracks, demo_bundle.embedding, demo_bundle.centroids,
@@ -121,22 +123,27 @@ def test_a_bundle_cut_off_while_uploading_is_never_a_bundle(demo_bundle, monkeyp
     that dies before it leaves files no loader accepts, and LATEST still names the old model."""
     models = storage.as_path(f"memory://music-adviser-{uuid.uuid4().hex}/models")
     good, _ = write_bundle(models, demo_bundle.tracks, demo_bundle.embedding, demo_bundle.centroids, {})
-    storage.publish_pointer(models, good)
+    registry.publish_pointer(models, good)
     uploads: list[str] = []
-    real_put = type(models.fs).put_file
+    fs_type = type(models.fs)
+    real_put, real_pipe = fs_type.put_file, fs_type.pipe_file
 
-    def put_file(fs, lpath, rpath, *args, **kwargs):
-        uploads.append(rpath.rsplit("/", 1)[-1])
-        if rpath.endswith(META_FILE):
-            raise ConnectionResetError("the network went away")
-        return real_put(fs, lpath, rpath, *args, **kwargs)
+    def recorded(real):
+        def upload(fs, first, rpath_or_data, *args, **kwargs):
+            rpath = first if real is real_pipe else rpath_or_data
+            uploads.append(rpath.rsplit("/", 1)[-1])
+            if rpath.endswith(META_FILE):
+                raise ConnectionResetError("the network went away")
+            return real(fs, first, rpath_or_data, *args, **kwargs)
+        return upload
 
-    monkeypatch.setattr(type(models.fs), "put_file", put_file)
+    monkeypatch.setattr(fs_type, "put_file", recorded(real_put))
+    monkeypatch.setattr(fs_type, "pipe_file", recorded(real_pipe))
     with pytest.raises(storage.StorageError, match="cannot write memory://.*model.json"):
         write_bundle(models, demo_bundle.tracks.iloc[:-5].reset_index(drop=True), demo_bundle.embedding,
                      demo_bundle.centroids, {})
-    assert uploads == [TRACKS_FILE, META_FILE]  # the checksums go last
-    half = next(n for n in storage.list_names(models) if n not in (good, storage.LATEST_POINTER))
+    assert uploads == [TRACKS_FILE, BUILD_FILE, META_FILE]  # the checksums go last
+    half = next(n for n in storage.list_names(models) if n not in (good, registry.LATEST_POINTER))
     with pytest.raises(BundleError, match="no model.json"):
         load_bundle(models, half)
     assert load_bundle(models).version == good
@@ -182,13 +189,14 @@ def test_feature_checkpoints_on_the_store(data_root) -> None:
     assert checkpoint_rows(parts) == 0 and not storage.exists(parts)
 
 
-def test_incoming_sensor_asks_for_a_local_folder_when_the_data_folder_is_an_object_store(tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv(INCOMING_DIR_ENV, raising=False)
+def test_incoming_sensor_asks_for_a_local_folder_when_the_data_folder_is_an_object_store(tmp_path) -> None:
     resources = {"store": DataStore(data_dir="s3://bucket/data"), "source": SourceResource()}
-    skipped = incoming_files_sensor(dg.build_sensor_context(resources=resources))
-    assert isinstance(skipped, dg.SkipReason) and INCOMING_DIR_ENV in skipped.skip_message
-    monkeypatch.setenv(INCOMING_DIR_ENV, str(tmp_path))  # a local folder: watched as usual
+    with dg.build_sensor_context(resources=resources) as context:
+        skipped = incoming_files_sensor(context)
+    assert isinstance(skipped, dg.SkipReason) and "MUSIC_ADVISER_INCOMING_DIR" in skipped.skip_message
+    resources["store"] = DataStore(data_dir="s3://bucket/data", incoming_dir=str(tmp_path))  # a local folder: watched as usual
     (tmp_path / "charts.csv").write_text("title\n")
     os.utime(tmp_path / "charts.csv", (1, 1))  # long settled
-    ran = incoming_files_sensor(dg.build_sensor_context(resources=resources))
+    with dg.build_sensor_context(resources=resources) as context:
+        ran = incoming_files_sensor(context)
     assert isinstance(ran, dg.SensorResult) and len(ran.run_requests) == 1

@@ -4,6 +4,9 @@ and say clearly when the store cannot be reached."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import logging
 import os
 import time
@@ -12,8 +15,10 @@ from pathlib import Path
 import pytest
 import s3fs
 
-from music_assets.core import storage
-from music_assets.core.bundle import META_FILE, TRACKS_FILE, BundleError, load_bundle
+from music_assets import storage
+from music_assets.model import registry
+from music_assets.model.bundle import BUILD_FILE, META_FILE, TRACKS_FILE, BundleError, load_bundle
+from music_assets.settings import ServingSettings
 from serving import create_app
 from serving.model_store import ModelStore
 from tests.conftest import materialize_demo
@@ -80,7 +85,7 @@ def test_the_whole_graph_runs_on_the_bucket_and_nothing_lands_on_local_disk(grap
     assert first.success and second.success
     fs = storage.as_path(graph_on_s3["data"]).fs
     keys = {k.split("/data/", 1)[1] for k in fs.find(graph_on_s3["bucket"])}
-    version = storage.read_pointer(f"{graph_on_s3['data']}/models")
+    version = registry.read_pointer(f"{graph_on_s3['data']}/models")
     assert {"assets/chart_rows.parquet", "assets/unique_tracks.parquet", "assets/tracks.parquet",
             "assets/track_features.parquet", "assets/cluster_k.parquet", "assets/quality_history.parquet",
             "assets/pictures/genre_pie.png", "models/LATEST", f"models/{version}/{META_FILE}",
@@ -96,9 +101,12 @@ def test_a_bundle_uploads_model_json_after_its_tracks_and_a_same_content_build_c
     first, second = graph_on_s3["runs"]
     v1, v2 = _metadata(first, "recommender_model")["version"], _metadata(second, "recommender_model")["version"]
     first_uploads, second_uploads = graph_on_s3["uploads"]
-    own = [u.rsplit("/", 1)[-1] for u in first_uploads if f"/models/{v1}/" in u]
-    assert own.index(TRACKS_FILE) < own.index(META_FILE)  # the checksums last...
-    assert own.index(META_FILE) < own.index("quality.json")  # ...then what later steps add
+    own = [u.split(f"/models/{v1}/", 1)[1] for u in first_uploads if f"/models/{v1}/" in u]
+    assert own.index(TRACKS_FILE) < own.index(BUILD_FILE) < own.index("quality.json")  # the build, then what later steps add
+    assert own[-1] == META_FILE and {"plots/elbow.png", "plots/pca_map.png"} <= set(own)  # sealed last
+    v2_folder = f"{graph_on_s3['data']}/models/{v2}"
+    assert set(json.loads(storage.read_text(f"{v2_folder}/{META_FILE}"))["files"]) \
+        == set(storage.list_files(v2_folder)) - {BUILD_FILE, META_FILE}  # model.json vouches for every file
     # The second run had the same tracks: its tracks file is a server-side copy, never uploaded.
     assert _metadata(second, "recommender_model")["same_content_as"] == v1
     assert not any(u.endswith(f"/models/{v2}/{TRACKS_FILE}") for u in second_uploads)
@@ -112,9 +120,9 @@ def test_retention_pruned_the_first_version_from_the_bucket(graph_on_s3) -> None
     assert _metadata(first, "model_retention")["deleted_versions"] == []  # default: keep a day's worth
     assert _metadata(second, "model_retention")["deleted_versions"] == [v1]
     models = f"{graph_on_s3['data']}/models"
-    assert storage.list_names(models) == [v2, storage.LATEST_POINTER, storage.PUBLISHED_HISTORY]
-    assert storage.read_publications(models)["versions"] == [v1, v2]  # history outlives the pruned bundle
-    assert storage.read_pointer(models) == v2
+    assert storage.list_names(models) == [v2, registry.LATEST_POINTER, registry.PUBLISHED_DIR]
+    assert registry.read_publications(models)["versions"] == [v1, v2]  # history outlives the pruned bundle
+    assert registry.read_pointer(models) == v2
 
 
 def test_no_credential_reaches_metadata_logs_or_objects(graph_on_s3) -> None:
@@ -128,7 +136,7 @@ def test_no_credential_reaches_metadata_logs_or_objects(graph_on_s3) -> None:
 
 def test_serving_from_the_bucket(graph_on_s3) -> None:
     data = graph_on_s3["data"]
-    version = storage.read_pointer(f"{data}/models")
+    version = registry.read_pointer(f"{data}/models")
     client = create_app(data, live_lookup=None).test_client()
     health = client.get("/healthz").get_json()
     assert health["model_version"] == version and health["tracks"] > 900
@@ -147,16 +155,16 @@ def _own_copy(graph_on_s3) -> storage.StorePath:
     """A bucket holding a copy of the published model (copied server-side): tests may change it."""
     bucket = new_bucket()
     src = storage.as_path(f"{graph_on_s3['data']}/models")
-    version = storage.read_pointer(src)
+    version = registry.read_pointer(src)
     dst = storage.as_path(f"s3://{bucket}/data/models")
     src.fs.copy((src / version).path, (dst / version).path, recursive=True)
-    storage.publish_pointer(dst, version)
+    registry.publish_pointer(dst, version)
     return dst
 
 
 def test_half_written_or_corrupt_bundles_on_the_bucket_are_refused(graph_on_s3, caplog) -> None:
     models = _own_copy(graph_on_s3)
-    good = storage.read_pointer(models)
+    good = registry.read_pointer(models)
     store = ModelStore(models, check_interval=0, retry_after=0, background=False)
     first = store.current()
     assert first.version == good
@@ -164,7 +172,7 @@ def test_half_written_or_corrupt_bundles_on_the_bucket_are_refused(graph_on_s3, 
     # Only the tracks made it (the writer died before model.json), yet someone published it.
     half = "20991231T000000000000Z-halfdone"
     storage.write_bytes(storage.read_bytes(models / good / TRACKS_FILE), models / half / TRACKS_FILE)
-    storage.publish_pointer(models, half)
+    registry.publish_pointer(models, half)
     with caplog.at_level(logging.WARNING, logger="serving.model_store"):
         assert store.current() is first
     assert f"refused model {half}" in caplog.text and "no model.json" in caplog.text
@@ -174,7 +182,7 @@ def test_half_written_or_corrupt_bundles_on_the_bucket_are_refused(graph_on_s3, 
     storage.write_bytes(storage.read_bytes(models / good / META_FILE), models / corrupt / META_FILE)
     data = storage.read_bytes(models / good / TRACKS_FILE)
     storage.write_bytes(data[: len(data) // 2], models / corrupt / TRACKS_FILE)
-    storage.publish_pointer(models, corrupt)
+    registry.publish_pointer(models, corrupt)
     with caplog.at_level(logging.WARNING, logger="serving.model_store"):
         assert store.current() is first
     assert f"refused model {corrupt}" in caplog.text and "checksum" in caplog.text
@@ -193,18 +201,23 @@ def dead_endpoint(monkeypatch, request):
     request.addfinalizer(s3fs.S3FileSystem.clear_instance_cache)
 
 
-def test_an_unreachable_store_is_a_clear_error(s3, dead_endpoint) -> None:
+def test_an_unreachable_store_is_a_clear_error(s3, dead_endpoint, caplog) -> None:
     started = time.monotonic()
     with pytest.raises(storage.StorageError, match=r"cannot read s3://nowhere/data/models/LATEST: .*connect"):
         load_bundle("s3://nowhere/data/models")
     assert time.monotonic() - started < 30
-    client = create_app("s3://nowhere/data", check_interval=0, live_lookup=None).test_client()
-    r = client.get("/healthz")
+    client = create_app(ServingSettings(data_dir="s3://nowhere/data", check_interval=0), live_lookup=None).test_client()
+    with caplog.at_level(logging.WARNING):
+        r = client.get("/healthz")
     message = r.get_json()["error"]["message"]
-    assert r.status_code == 503 and "cannot read s3://nowhere/data/models/LATEST" in message
-    assert SECRET not in r.get_data(as_text=True)
-    with pytest.raises(storage.StorageError, match=r"cannot write s3://nowhere/data/assets/chart_rows.parquet: .*connect"):
+    # the operator reads the store and the cause in the log; the listener sees no bucket or prefix
+    assert r.status_code == 503 and "No recommendation model" in message and "nowhere" not in message
+    assert "cannot read s3://nowhere/data/models/LATEST" in caplog.text
+    assert SECRET not in r.get_data(as_text=True) and SECRET not in caplog.text
+    with pytest.raises(Exception) as failed:  # the run's first write: the data folder's lock
         materialize_demo("s3://nowhere/data", n_tracks=200, selection=["chart_rows"])
+    assert isinstance(failed.value.__cause__, storage.StorageError)
+    assert re.match(r"cannot create s3://nowhere/data/run.lock: .*connect", str(failed.value.__cause__))
 
 
 def test_the_model_held_keeps_serving_when_the_store_goes_away(graph_on_s3, request, caplog) -> None:

@@ -1,4 +1,4 @@
-"""The memory-mapped tracks cache (music_assets/core/tracks_cache.py): the same table as the
+"""The memory-mapped tracks cache (music_assets/model/tracks_cache.py): the same table as the
 Parquet read, no decode once cached, damaged bundles still refused, bad cache files replaced,
 an unusable folder tolerated, old copies pruned, and serving worker processes sharing one
 mapped file across a publish with no failed request."""
@@ -21,15 +21,17 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from music_assets.core import storage, tracks_cache
-from music_assets.core.bundle import META_FILE, TRACKS_FILE, BundleError, load_bundle
+from music_assets import storage
+from music_assets.model import registry
+from music_assets.model import tracks_cache
+from music_assets.model.bundle import META_FILE, TRACKS_FILE, BundleError, load_bundle
 from tests.serving_support import copy_models, free_port, publish_variant
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _sha(models: Path) -> str:
-    version = storage.read_pointer(models)
+    version = registry.read_pointer(models)
     return json.loads((models / version / META_FILE).read_text())["files"][TRACKS_FILE]
 
 
@@ -56,7 +58,7 @@ def test_a_cached_load_maps_the_same_table_and_decodes_nothing(demo_data_dir: Pa
 def test_a_damaged_bundle_is_refused_even_when_its_tracks_are_cached(demo_data_dir: Path, tmp_path: Path) -> None:
     models, cache = copy_models(demo_data_dir, tmp_path), tmp_path / "cache"
     load_bundle(models, cache_dir=cache)
-    tracks_file = models / storage.read_pointer(models) / TRACKS_FILE
+    tracks_file = models / registry.read_pointer(models) / TRACKS_FILE
     data = tracks_file.read_bytes()
     tracks_file.write_bytes(data[: len(data) // 2])
     with pytest.raises(BundleError, match="checksum"):
@@ -98,7 +100,7 @@ def test_a_bad_cache_file_is_ignored_and_replaced(demo_data_dir: Path, tmp_path:
         other = tracks_cache._write(pa.table({"x": [1, 2]}), cache, "0" * 64)
         other.rename(cache / other.name.replace("0" * 64, sha))
     assert tracks_cache.mapped(cache, sha) is None
-    with caplog.at_level(logging.WARNING, logger="music_assets.core.tracks_cache"):
+    with caplog.at_level(logging.WARNING, logger="music_assets.model.tracks_cache"):
         pd.testing.assert_frame_equal(load_bundle(models, cache_dir=cache).tracks, expected)
     assert "ignoring the tracks cache file" in caplog.text
     assert _copy(cache, sha).read_bytes() == good  # rewritten whole, the bad one gone
@@ -165,7 +167,7 @@ _CHILD = """
 import json, resource, signal, sys
 from pathlib import Path
 import pyarrow as pa
-from music_assets.core import tracks_cache
+from music_assets.model import tracks_cache
 cache, sha, limit = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 if limit:  # files may not grow past `limit` bytes: a write fails as on a full disk
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -232,7 +234,7 @@ def test_a_failed_write_serves_the_parquet_read(tmp_path: Path) -> None:
 def test_an_unusable_cache_folder_only_costs_the_sharing(demo_data_dir: Path, tmp_path: Path, caplog) -> None:
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("x")
-    with caplog.at_level(logging.WARNING, logger="music_assets.core.tracks_cache"):
+    with caplog.at_level(logging.WARNING, logger="music_assets.model.tracks_cache"):
         bundle = load_bundle(demo_data_dir / "models", cache_dir=not_a_folder / "cache")
     assert len(bundle.tracks) == bundle.meta["n_tracks"]
     assert "unusable" in caplog.text

@@ -1,1 +1,0 @@
-"""One module per pipeline stage; each is thin glue around music_assets.core."""

@@ -1,1 +1,0 @@
-"""Pure logic of Music Adviser. Nothing here imports dagster or flask."""

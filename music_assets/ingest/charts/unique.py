@@ -1,0 +1,65 @@
+"""Unique tracks: chart rows collapsed to one row per track id with its chart history.
+
+One SQL text for both engines: DuckDB runs it locally (`unique_tracks_from_parquet`), Spark SQL on
+the Spark engine (engines/spark/charts.unique_tracks). It keeps to what both dialects read alike:
+`min_by` with a row constructor `(a, b, ...)` as the ordering (a struct in both, compared field by
+field), `CAST(... AS INT|BIGINT|DOUBLE)`, `count(DISTINCT ...)`. tests/test_engine_parity.py runs
+it on both engines against a plain-Python aggregation of the same rows.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from music_assets import storage
+
+UNIQUE_TRACKS_SCHEMA = pa.schema([
+    ("track_id", pa.string()), ("title", pa.string()), ("artist", pa.string()),
+    ("first_date", pa.date32()), ("last_date", pa.date32()), ("chart_appearances", pa.int64()),
+    ("n_regions", pa.int32()), ("best_rank", pa.int32()), ("total_streams", pa.float64()),
+])
+# Title and artist come from a track's first chart row: earliest date, then region, chart and
+# rank; title and artist last, so that two rows tied on all four give the same answer on every
+# engine and every run (the smallest title, then artist), not whichever row a thread saw first.
+UNIQUE_TRACKS_SQL = """
+SELECT
+    track_id,
+    min_by(title, (date, region, chart, rank, title, artist)) AS title,
+    min_by(artist, (date, region, chart, rank, title, artist)) AS artist,
+    min(date) AS first_date,
+    max(date) AS last_date,
+    CAST(count(*) AS BIGINT) AS chart_appearances,
+    CAST(count(DISTINCT region) AS INT) AS n_regions,
+    CAST(min(rank) AS INT) AS best_rank,
+    CAST(coalesce(sum(streams), 0) AS DOUBLE) AS total_streams
+FROM {chart_rows}
+GROUP BY track_id
+ORDER BY track_id
+"""
+
+
+def unique_tracks_sql(chart_rows: str) -> str:
+    """The query over `chart_rows`: a table or view name, or a table function such as read_parquet(?)."""
+    return UNIQUE_TRACKS_SQL.format(chart_rows=chart_rows)
+
+
+def unique_tracks_from_parquet(chart_rows_path: str | Path, memory_limit: str = "2GB") -> pa.Table:
+    """One row per track id with its chart history, aggregated out of core by DuckDB.
+
+    DuckDB streams the Parquet file and spills past `memory_limit`, so the full 26M-row Kaggle
+    file fits in a few GB, which pandas' groupby would not (benchmarks/ingest_charts.py times it). It spills to a temporary folder of its own: its default, `.tmp` in the
+    working directory, would put spill files wherever Dagster happens to run.
+    """
+    with tempfile.TemporaryDirectory(prefix="unique-tracks-spill-") as spill:
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET memory_limit='{memory_limit}'")
+            con.execute("SET temp_directory='" + spill.replace("'", "''") + "'")
+            query = unique_tracks_sql("read_parquet(?)")
+            return con.sql(query, params=[storage.duckdb_path(con, chart_rows_path)]).to_arrow_table()
+        finally:
+            con.close()

@@ -1,0 +1,1 @@
+"""music_assets/model"""

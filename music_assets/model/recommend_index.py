@@ -1,0 +1,243 @@
+"""What `recommend()` reads for every query, computed once per loaded bundle.
+
+A query must cost little more than one pass over the rows it may recommend from (the numpy
+floor: a matrix-vector product and an argpartition). Anything per query beyond that is paid
+here instead, once per bundle:
+
+- scan matrices, (f+1) x rows float32: -2 * X^T stacked on |x|^2, so [q, 1] @ scan is
+  |x|^2 - 2 x.q in one BLAS call with no temporaries; one for the whole catalog and one per
+  KMeans cluster and per genre, each over that group's rows only, so cluster and genre modes
+  scan a contiguous tenth of the catalog instead of gathering it from the whole matrix;
+- per-row genres as integer codes (an inverted index by genre, and the reasons' shared genres);
+- which rows share a normalized title, so the rows each track must never be recommended with
+  (same normalized title and artist) are found on first use;
+- the result columns as Arrow string buffers, sliced per result (no pandas, no Arrow scalars).
+
+Memory: about (1 + 1 + genres per track) x the feature matrix.
+Pure logic: imports neither dagster nor flask.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from music_assets.model.bundle import ModelBundle
+from music_assets.model.sorted_keys import ColumnReader, string_column
+from music_assets.text import normalize_text
+
+STRING_COLUMNS = ("track_id", "title", "artist", "preview_url", "cover_url")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Rows a mode may recommend from (sorted; None = every row) and their scan matrix."""
+
+    rows: np.ndarray | None
+    scan: np.ndarray  # (f+1) x len(rows), float32, C order
+
+    def __len__(self) -> int:
+        return self.scan.shape[1]
+
+    def row_numbers(self, positions: np.ndarray) -> np.ndarray:
+        return positions if self.rows is None else self.rows[positions]
+
+
+def _dense(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values.to_numpy(zero_copy_only=False)
+
+
+def _distinct_sorted(rows: np.ndarray) -> np.ndarray:
+    """Sorted rows without repeats (a genre listed twice for one track), in O(n)."""
+    return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) else rows
+
+
+def _one_chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+class Records:
+    """Some string columns of every row, read back for a few rows at a time.
+
+    The columns are joined per row with a separator no value contains, into one Arrow string
+    array read through (UTF-8 buffer, offsets) views: ten rows cost one offsets gather and a
+    slice + decode + split each, far less than an Arrow take per column or a pandas lookup per
+    value (benchmarks/recommend_inprocess.py); and no Python object is kept per row (those cost
+    seconds and memory at load for a large catalog). If every candidate separator occurs in the
+    data, each column is read on its own (slower, same values)."""
+
+    SEPARATORS = ("\x1f", "\x1e", "\x1d", "\x1c")
+
+    def __init__(self, columns: list[pa.Array | pa.ChunkedArray]) -> None:
+        columns = [pc.fill_null(_one_chunk(c).cast(pa.large_string()), "") for c in columns]
+        self.width = len(columns)
+        self.sep = next((sep for sep in self.SEPARATORS
+                         if not any(pc.any(pc.match_substring(c, sep)).as_py() for c in columns)), None)
+        if self.sep is not None:
+            columns = [pc.binary_join_element_wise(*columns, pa.scalar(self.sep, pa.large_string()))]
+        self._arrays = [pa.concat_arrays([c]) if c.offset else c for c in columns]  # own the buffers; offsets from 0
+        n = len(self._arrays[0])
+        # per column, (start, end) of each row's bytes: one fancy index gives both for many rows
+        self._spans, self._data = [], []
+        for values in self._arrays:
+            _, offsets, data = values.buffers()
+            offsets = np.frombuffer(offsets, dtype=np.int64, count=n + 1)
+            self._spans.append(np.stack([offsets[:-1], offsets[1:]], axis=1))
+            self._data.append(memoryview(data) if data is not None else memoryview(b""))
+
+    def get(self, rows: np.ndarray) -> list[list[str]]:
+        """For each row, its values in column order."""
+        if self.sep is not None:
+            data, sep = self._data[0], self.sep
+            return [str(data[a:b], "utf-8").split(sep) for a, b in self._spans[0][rows].tolist()]
+        per_column = [[str(data[a:b], "utf-8") for a, b in spans[rows].tolist()]
+                      for data, spans in zip(self._data, self._spans)]
+        return [list(values) for values in zip(*per_column)]
+
+
+class RecommendIndex:
+    """Per-bundle arrays for recommend(); see the module docstring."""
+
+    def __init__(self, bundle: ModelBundle) -> None:
+        scaled = np.ascontiguousarray(bundle.scaled, dtype=np.float32)
+        self.scaled = scaled
+        self.n, self.f = scaled.shape
+        self.sq_norms = np.einsum("ij,ij->i", scaled, scaled)
+        self.max_sq_norm = float(self.sq_norms.max()) if self.n else 0.0
+        self.all = Group(None, self._scan(scaled, self.sq_norms))
+        self.clusters = np.asarray(bundle.clusters)
+        self._cluster_groups = self._groups(self.clusters.astype(np.int64))
+        self._build_genres(bundle)
+        self._cluster_cache: dict[int, Group] = {}
+        self._genre_cache: dict[int, Group] = {}
+        self._lock = threading.Lock()
+        self._title_groups(bundle)
+        tracks = bundle.tracks
+        self.records = Records([string_column(tracks[c]) if c in tracks else pa.nulls(self.n, pa.string())
+                                for c in STRING_COLUMNS])
+        features = list(bundle.features)
+        self.features = features
+        # "close on A and B" for every pair of feature columns, so a reason is one lookup.
+        self.close_on = [[f"close on {a} and {b}" for b in features] for a in features]
+
+    # -- building -------------------------------------------------------------------------------
+    @staticmethod
+    def _scan(x: np.ndarray, sq: np.ndarray) -> np.ndarray:
+        scan = np.empty((x.shape[1] + 1, len(x)), dtype=np.float32)
+        scan[:-1] = x.T
+        scan[:-1] *= -2.0  # a power of two: exact; the one dot product rounds within recommend's _ROUNDING
+        scan[-1] = sq
+        return scan
+
+    @staticmethod
+    def _groups(keys: np.ndarray) -> dict[int, np.ndarray]:
+        """key -> sorted rows, from one stable argsort."""
+        if not len(keys):
+            return {}
+        order = np.argsort(keys, kind="stable")
+        bounds = np.flatnonzero(np.diff(keys[order])) + 1
+        return {int(keys[g[0]]): g.astype(np.int64) for g in np.split(order, bounds)}
+
+    def _build_genres(self, bundle: ModelBundle) -> None:
+        genres = _one_chunk(pa.array(bundle.tracks["genres"]))
+        flat = pc.list_flatten(genres)
+        parents = pc.list_parent_indices(genres).to_numpy().astype(np.int64)
+        encoded = pc.dictionary_encode(flat)
+        self.genre_names: list[str] = [str(g) for g in encoded.dictionary.to_pylist()]
+        codes = _dense(encoded.indices).astype(np.int32)
+        # Per-row codes in list order: row i's genres are codes[offsets[i]:offsets[i+1]].
+        self.genre_offsets = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(parents, minlength=self.n), out=self.genre_offsets[1:])
+        self.genre_spans = np.stack([self.genre_offsets[:-1], self.genre_offsets[1:]], axis=1)
+        self.genre_codes = codes
+        self.genre_code_list: list[int] = codes.tolist()  # slicing a list beats a numpy slice + tolist
+        by_code = self._groups(codes.astype(np.int64))
+        self._genre_rows = {c: _distinct_sorted(parents[pos]) for c, pos in by_code.items()}
+
+    def _title_groups(self, bundle: ModelBundle) -> None:
+        """Which rows share their normalized title with another row (vectorised, from the bundle's
+        title index), so that excluded() can find a row's twins, same title and artist, when it
+        is first asked: none exist after the pipeline's dedupe, and normalizing the artists of
+        every shared title at load cost seconds of a large catalog's load (benchmarks/
+        serving_cold_start.py) for an answer almost always empty."""
+        titles = bundle.title_index.sorted
+        sizes = titles.sizes()
+        shared = np.repeat(sizes > 1, sizes)
+        self._titles = titles
+        self._title_group = np.full(self.n, -1, dtype=np.int32)
+        self._title_group[titles.rows[shared]] = titles.group_of_rows()[shared]
+        self._artists = ColumnReader(string_column(bundle.tracks["artist"]))
+        self._twin_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _twins(self, group: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows sorted, their normalized artists' codes) of one shared title, computed once."""
+        found = self._twin_cache.get(group)
+        if found is None:
+            rows = np.sort(self._titles.rows_of(group))
+            names = [normalize_text(a) for a in self._artists.get(rows.tolist())]
+            codes = {name: i for i, name in enumerate(dict.fromkeys(names))}
+            found = (rows, np.array([codes[name] for name in names]))
+            self._twin_cache[group] = found  # a race computes the same value twice, harmlessly
+        return found
+
+    def _group(self, cache: dict[int, Group], rows: np.ndarray, key: int) -> Group:
+        group = cache.get(key)
+        if group is None:
+            with self._lock:  # built on first use; a second thread waits rather than builds twice
+                group = cache.get(key)
+                if group is None:
+                    group = Group(rows, np.ascontiguousarray(self.all.scan[:, rows]))
+                    cache[key] = group
+        return group
+
+    def warm(self) -> None:
+        """Build every cluster and genre scan matrix now (the model store does this before it
+        serves a new model, so no request pays for it)."""
+        for key, rows in self._cluster_groups.items():
+            self._group(self._cluster_cache, rows, key)
+        for code, rows in self._genre_rows.items():
+            self._group(self._genre_cache, rows, code)
+
+    # -- per query ------------------------------------------------------------------------------
+    def cluster_group(self, query: int) -> Group:
+        key = int(self.clusters[query])
+        return self._group(self._cluster_cache, self._cluster_groups[key], key)
+
+    def genres_of(self, row: int) -> np.ndarray:
+        return self.genre_codes[self.genre_offsets[row]:self.genre_offsets[row + 1]]
+
+    def genre_group(self, code: int) -> Group:
+        return self._group(self._genre_cache, self._genre_rows[int(code)], int(code))
+
+    def track(self, row: int) -> tuple[list[str], list[str]]:
+        """(the STRING_COLUMNS values, the genres) of one row, without pandas."""
+        return self.records.get(np.array([row]))[0], [self.genre_names[c] for c in self.genres_of(row).tolist()]
+
+    def excluded(self, query: int) -> np.ndarray:
+        """The query and every row with its normalized title and artist, sorted."""
+        group = self._title_group[query]
+        if group < 0:
+            return np.array([query], dtype=np.int64)
+        rows, artists = self._twins(int(group))
+        return rows[artists == artists[np.searchsorted(rows, query)]]
+
+    def genre_rows(self) -> dict[str, np.ndarray]:
+        """genre name -> sorted rows of the tracks that carry it."""
+        return {self.genre_names[code]: rows for code, rows in self._genre_rows.items()}
+
+
+def recommend_index(bundle: ModelBundle) -> RecommendIndex:
+    """The bundle's RecommendIndex, built on first use and kept with the bundle."""
+    return bundle.derived("recommend_index", RecommendIndex)
+
+
+def genre_index(bundle: ModelBundle) -> dict[str, np.ndarray]:
+    """genre -> sorted row indices of the tracks that carry it (the recommend index's inverted
+    index by genre, rather than a second sort of every genre string)."""
+    return bundle.derived("genre_index", lambda b: recommend_index(b).genre_rows())
