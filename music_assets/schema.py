@@ -42,3 +42,8 @@ TRACK_FEATURE_COLUMNS: tuple[str, ...] = (
 # A preview_url in this scheme has no audio behind it: serving synthesizes a few seconds from the
 # track's own features (model/previews.py). The demo catalog writes it; real catalogs never do.
 SYNTHESIZED_PREVIEW_SCHEME = "demo://preview/"
+
+# One rejected feature value (or a whole feature row, column "*"): the files that keep what was
+# refused. Readers write parse rejects (track_features), cleaning writes range rejects (tracks);
+# `row` is the 1-based data row in `source` where the reader knows it, else -1.
+FEATURE_REJECT_COLUMNS: tuple[str, ...] = ("source", "row", "track_id", "column", "value", "reason")
