@@ -29,7 +29,7 @@ def pipeline_times(n_tracks: int, data_dir: Path) -> list[dict[str, object]]:
     t0 = time.perf_counter()
     result = dg.materialize(
         [*ALL_ASSETS, ann_index], instance=instance,
-        resources={"store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(), "source": SourceResource(demo_tracks=n_tracks)},
+        resources={"store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(), "source": SourceResource(kind="demo", demo_tracks=n_tracks)},
     )
     total = time.perf_counter() - t0
     if not result.success:

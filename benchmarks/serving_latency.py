@@ -32,7 +32,7 @@ def materialize(data_dir: Path, n_tracks: int) -> None:
     from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
     result = dg.materialize(ALL_ASSETS, resources={"store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(),
-                                                   "source": SourceResource(demo_tracks=n_tracks, demo_seed=42)})
+                                                   "source": SourceResource(kind="demo", demo_tracks=n_tracks, demo_seed=42)})
     assert result.success
 
 

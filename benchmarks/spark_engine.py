@@ -56,7 +56,7 @@ def write_tracks_inputs(n_tracks: int, prep: Path, data_dirs: list[Path]) -> int
     """unique_tracks and track_features of an n-track demo catalog, made once by the local engine
     (chart_rows, unique_tracks, track_features; not timed) and copied into each engine's folder
     for the `tracks` stage. Returns the unique tracks."""
-    run([chart_rows, unique_tracks, track_features], prep, SourceResource(demo_tracks=n_tracks, demo_seed=42))
+    run([chart_rows, unique_tracks, track_features], prep, SourceResource(kind="demo", demo_tracks=n_tracks, demo_seed=42))
     for d in data_dirs:
         (d / "assets").mkdir(parents=True, exist_ok=True)
         for name in ("unique_tracks", "track_features"):

@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MUSIC_ADVISER_CHARTS", "", "Chart file, folder or glob for the `files` and `spotify` sources."),
     Setting("MUSIC_ADVISER_FEATURES", "", "Catalog / audio-features file (`files`; the `spotify` source's fallback)."),
     Setting("MUSIC_ADVISER_ARTISTS", "", "Artists file with a genres list per artist."),
+    Setting("MUSIC_ADVISER_COLUMN_MAP", "", "A YAML/TOML column map for files no layout is detected for ([docs/bring-your-own-data.md](docs/bring-your-own-data.md))."),
     Setting("MUSIC_ADVISER_RECCOBEATS", "off", "`on`: ask ReccoBeats, a third party, for features Spotify refuses (sends track ids)."),
     Setting("MUSIC_ADVISER_INCOMING_DIR", "<data>/incoming", "Local folder the incoming-files sensor watches."),
     Setting("MUSIC_ADVISER_ENGINE", "local", "`local` (pyarrow, DuckDB, scikit-learn) or `spark` (the `[spark]` extra, Java 17)."),
@@ -171,6 +172,7 @@ class SourceSettings:
     charts: str | None = None
     features: str | None = None
     artists: str | None = None
+    column_map: str | None = None
     reccobeats: bool = False
 
 
@@ -263,6 +265,7 @@ class Settings:
                 charts=_optional(env, "MUSIC_ADVISER_CHARTS"),
                 features=_optional(env, "MUSIC_ADVISER_FEATURES"),
                 artists=_optional(env, "MUSIC_ADVISER_ARTISTS"),
+                column_map=_optional(env, "MUSIC_ADVISER_COLUMN_MAP"),
                 reccobeats=_switch(env, "MUSIC_ADVISER_RECCOBEATS"),
             ),
             engine=EngineSettings(

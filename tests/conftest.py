@@ -37,7 +37,7 @@ def materialize_demo(data_dir: Path, n_tracks: int = SMALL_DEMO_TRACKS, seed: in
         selection=selection,
         resources={
             "store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(),
-            "source": SourceResource(demo_tracks=n_tracks, demo_seed=seed),
+            "source": SourceResource(kind="demo", demo_tracks=n_tracks, demo_seed=seed),
         },
         run_config=run_config,
     )

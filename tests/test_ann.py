@@ -69,7 +69,7 @@ def rebuild_model(data: Path, min_tracks: int | None = None) -> dg.ExecuteInProc
     config = {"ops": {"ann_index": {"config": {"min_tracks": min_tracks}}}} if min_tracks else None
     result = dg.materialize(ALL_ASSETS, selection=MODEL_TAIL, run_config=config,
                             resources={"store": DataStore(data_dir=str(data)), "engine": EngineResource(),
-                                       "source": SourceResource()})
+                                       "source": SourceResource(kind="demo")})
     assert result.success
     return result
 
@@ -135,7 +135,7 @@ def test_corrupt_index_falls_back_to_exact_search(ann_models: Path, tmp_path: Pa
 def test_index_asset_in_the_graph_indexes_the_built_bundle_before_publication(tmp_path: Path) -> None:
     result = dg.materialize(
         ALL_ASSETS,
-        resources={"store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(), "source": SourceResource(demo_tracks=1_200)},
+        resources={"store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(), "source": SourceResource(kind="demo", demo_tracks=1_200)},
         run_config={"ops": {"ann_index": {"config": {"min_tracks": 500}}}},
     )
     assert result.success

@@ -53,7 +53,7 @@ def tick(data_dir: Path, cursor: str | None, source: SourceResource | None = Non
     # manager resource (no lock is taken for a sensor tick: there is no run)
     with dg.build_sensor_context(cursor=cursor, resources={
             "store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(),
-            "source": source or SourceResource()}) as context:
+            "source": source or SourceResource(kind="demo")}) as context:
         return incoming_files_sensor(context), context
 
 
@@ -129,7 +129,7 @@ def test_the_scheduled_job_runs_every_check_and_publishes(tmp_path: Path) -> Non
     from music_assets.defs.resources import SourceResource
 
     local = build_definitions(resources={
-        "store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(), "source": SourceResource(demo_tracks=1_500, demo_seed=7)})
+        "store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(), "source": SourceResource(kind="demo", demo_tracks=1_500, demo_seed=7)})
     result = local.resolve_job_def("music_adviser_job").execute_in_process()
     assert result.success
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}

@@ -26,7 +26,7 @@ def data(demo_data_dir: Path, tmp_path: Path) -> Path:
 
 
 def _resources(data: Path) -> dict:
-    return {"store": DataStore(data_dir=str(data)), "engine": EngineResource(), "source": SourceResource()}
+    return {"store": DataStore(data_dir=str(data)), "engine": EngineResource(), "source": SourceResource(kind="demo")}
 
 
 def _built(result: dg.ExecuteInProcessResult) -> str:

@@ -160,7 +160,7 @@ def test_sensor_watches_the_folder_the_source_reads_and_the_run_reads_the_new_fi
 def test_sensor_says_when_landed_files_will_not_be_read(tmp_path: Path) -> None:
     folder = tmp_path / "incoming"
     folder.mkdir()
-    assert "demo catalog" in unread_warning(folder, SourceResource())
+    assert "demo catalog" in unread_warning(folder, SourceResource(kind="demo"))
     elsewhere = SourceResource(kind="files", charts_path=str(tmp_path / "charts.csv"))
     assert "point MUSIC_ADVISER_CHARTS at this folder" in unread_warning(folder, elsewhere)
     assert incoming_dir(DataStore(data_dir=str(tmp_path / "data")), elsewhere) == tmp_path / "data" / "incoming"

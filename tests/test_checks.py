@@ -100,7 +100,7 @@ def test_failed_blocking_check_leaves_latest_untouched(data_copy: Path) -> None:
     downstream = dg.AssetSelection.assets("recommender_model", "model_quality", "model_pictures", "published_model")
     result = dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS], selection=downstream, raise_on_error=False,
-        resources={"store": DataStore(data_dir=str(data_copy)), "engine": EngineResource(), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
+        resources={"store": DataStore(data_dir=str(data_copy)), "engine": EngineResource(), "source": SourceResource(kind="demo", demo_tracks=SMALL_DEMO_TRACKS)},
     )
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     gate = evaluations["quality_not_worse_than_published"]
@@ -116,7 +116,7 @@ def test_failed_blocking_check_leaves_latest_untouched(data_copy: Path) -> None:
     quality_path.write_text(json.dumps({**quality, "modes": {}}))
     again = dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS], selection=downstream,
-        resources={"store": DataStore(data_dir=str(data_copy)), "engine": EngineResource(), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
+        resources={"store": DataStore(data_dir=str(data_copy)), "engine": EngineResource(), "source": SourceResource(kind="demo", demo_tracks=SMALL_DEMO_TRACKS)},
     )
     assert all(e.passed for e in again.get_asset_check_evaluations())
     published = (models / "LATEST").read_text().strip()  # this run's build of the same model, now served
@@ -128,7 +128,7 @@ def test_unchanged_input_builds_a_new_version_sharing_the_data_file(data_copy: P
     serving = (models / "LATEST").read_text().strip()
     result = dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS], selection=dg.AssetSelection.assets("recommender_model"),
-        resources={"store": DataStore(data_dir=str(data_copy)), "engine": EngineResource(), "source": SourceResource(demo_tracks=SMALL_DEMO_TRACKS)},
+        resources={"store": DataStore(data_dir=str(data_copy)), "engine": EngineResource(), "source": SourceResource(kind="demo", demo_tracks=SMALL_DEMO_TRACKS)},
     )
     event = result.get_asset_materialization_events()[0].materialization
     built = event.metadata["version"].value

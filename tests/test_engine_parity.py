@@ -67,7 +67,7 @@ def runner_name(engine: str) -> str:
 def materialize(engine: str, assets: list[dg.AssetsDefinition], data_dir: Path,
                 source: SourceResource | None = None) -> dg.ExecuteInProcessResult:
     return dg.materialize(assets, raise_on_error=False, resources={
-        "store": DataStore(data_dir=str(data_dir)), "source": source or SourceResource(),
+        "store": DataStore(data_dir=str(data_dir)), "source": source or SourceResource(kind="demo"),
         "engine": EngineResource(kind=engine, spark_master=SPARK_MASTER)})
 
 
@@ -502,7 +502,7 @@ def run_demo_job(engine: str, data_dir: Path) -> DemoRun:
     """The demo job, as `dg launch` runs it, with only the engine resource differing."""
     from music_assets.definitions import build_definitions
 
-    defs = build_definitions({"store": DataStore(data_dir=str(data_dir)), "source": SourceResource(demo_tracks=N_TRACKS),
+    defs = build_definitions({"store": DataStore(data_dir=str(data_dir)), "source": SourceResource(kind="demo", demo_tracks=N_TRACKS),
                               "engine": EngineResource(kind=engine, spark_master=SPARK_MASTER)})
     return DemoRun(data_dir, defs.resolve_job_def("music_adviser_job").execute_in_process(raise_on_error=False))
 

@@ -271,7 +271,7 @@ def test_a_run_on_a_full_disk_fails_naming_the_file(small_disk: Path) -> None:
     data = small_disk / "data"
     result = dg.materialize(ALL_ASSETS, selection=["chart_rows", "unique_tracks", "track_features", "tracks"],
                             resources={"store": DataStore(data_dir=str(data)), "engine": EngineResource(),
-                                       "source": SourceResource(demo_tracks=20_000)}, raise_on_error=False)
+                                       "source": SourceResource(kind="demo", demo_tracks=20_000)}, raise_on_error=False)
     assert not result.success
     (failure,) = result.get_step_failure_events()
     text = str(failure.step_failure_data.error)

@@ -116,7 +116,7 @@ def test_quality_without_a_built_model_is_a_clear_error(tmp_path: Path) -> None:
     from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
     result = dg.materialize(ALL_ASSETS, selection=["model_quality"], raise_on_error=False, resources={
-        "store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(), "source": SourceResource()})
+        "store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(), "source": SourceResource(kind="demo")})
     assert not result.success
     message = result.get_step_failure_events()[0].step_failure_data.error.message
     assert "materialize recommender_model first" in message

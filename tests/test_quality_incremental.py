@@ -15,7 +15,7 @@ from music_assets.defs.resources import DataStore, EngineResource, SourceResourc
 def run_cluster_k(data_dir: Path, run_config: dict | None = None) -> dict:
     result = dg.materialize(
         ALL_ASSETS, selection=dg.AssetSelection.assets("cluster_k"), run_config=run_config,
-        resources={"store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(), "source": SourceResource()},
+        resources={"store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(), "source": SourceResource(kind="demo")},
     )
     event = result.get_asset_materialization_events()[0].materialization
     return {"refit": event.metadata["refit"].value, "k": event.metadata["chosen_k"].value,

@@ -190,7 +190,7 @@ def test_feature_checkpoints_on_the_store(data_root) -> None:
 
 
 def test_incoming_sensor_asks_for_a_local_folder_when_the_data_folder_is_an_object_store(tmp_path) -> None:
-    resources = {"store": DataStore(data_dir="s3://bucket/data"), "source": SourceResource()}
+    resources = {"store": DataStore(data_dir="s3://bucket/data"), "source": SourceResource(kind="demo")}
     with dg.build_sensor_context(resources=resources) as context:
         skipped = incoming_files_sensor(context)
     assert isinstance(skipped, dg.SkipReason) and "MUSIC_ADVISER_INCOMING_DIR" in skipped.skip_message

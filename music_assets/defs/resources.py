@@ -71,27 +71,31 @@ class DataStore(dg.ConfigurableResource):
 
 
 class SourceResource(dg.ConfigurableResource):
-    """Which catalog feeds the pipeline. `demo` (the default) needs no network and no account.
+    """Which catalog feeds the pipeline. `kind` has no default: a run config that names the source
+    must say which, so a partial config (say, only `charts_layout`) fails at launch naming `kind`
+    instead of silently running the demo. `demo` needs no network and no account.
 
-    - `files`: chart rows from `charts_path` (Kaggle charts.csv or a daily export, plain or gzip),
-      features from `features_path` (+ `artists_path` for genres) in a public layout.
+    - `files`: chart rows from `charts_path` (a file, folder or glob in any layout of
+      docs/bring-your-own-data.md; optional), the catalog from `features_path` (+ `artists_path`
+      for genres; optional when charts are given), `column_map_path` for files no layout fits.
     - `spotify`: chart rows from `charts_path` as for files (the Web API has no charts), features,
       genres and cover art from the Spotify Web API, audio features from `features_fallback`
       when Spotify refuses them. Credentials only through EnvVar("SPOTIPY_CLIENT_ID") and
       EnvVar("SPOTIPY_CLIENT_SECRET"); optional so that demo and files need none.
     """
 
-    kind: Literal["demo", "files", "spotify"] = "demo"
+    kind: Literal["demo", "files", "spotify"]
     demo_tracks: int = 20_000
     demo_seed: int = 42
     # files (charts also for spotify)
     charts_path: Optional[str] = None
-    charts_layout: Literal["auto", "kaggle", "daily"] = "auto"
+    charts_layout: str = "auto"  # auto or a charts layout of ingest/layouts/builtin.py
     charts_region: str = "Global"
     charts_chart: str = "top200"
     features_path: Optional[str] = None
-    features_layout: Literal["auto", "tracks_114k", "features_232k", "daily_tracks", "plain"] = "auto"
+    features_layout: str = "auto"  # auto or a catalog layout of ingest/layouts/builtin.py
     artists_path: Optional[str] = None
+    column_map_path: Optional[str] = None
     # spotify
     spotify_client_id: Optional[str] = None
     spotify_client_secret: Optional[str] = None
@@ -109,27 +113,86 @@ class SourceResource(dg.ConfigurableResource):
     fetch_batch_size: int = 500
     checkpoint_every: int = 2
 
+    def config_problems(self) -> list[str]:
+        """Fields that contradict the kind or name nothing usable: each names the field."""
+        from music_assets.ingest.layouts.builtin import BUILTIN_LAYOUTS
+
+        problems = []
+        files_fields = {"charts_path": None, "features_path": None, "artists_path": None, "column_map_path": None,
+                        "charts_layout": "auto", "features_layout": "auto", "charts_region": "Global", "charts_chart": "top200"}
+        if self.kind == "demo":
+            problems += [f"{name} is set ({getattr(self, name)!r}) but kind is 'demo', which reads no files: "
+                         f"set kind: files (with charts_path and/or features_path) or remove {name}"
+                         for name, default in files_fields.items() if getattr(self, name) != default]
+            return problems
+        for name, role in (("charts_layout", "charts"), ("features_layout", "catalog")):
+            value = getattr(self, name)
+            if value != "auto" and (value not in BUILTIN_LAYOUTS or role not in BUILTIN_LAYOUTS[value].roles):
+                names = [n for n, m in BUILTIN_LAYOUTS.items() if role in m.roles]
+                problems.append(f"{name} is {value!r}: use auto or one of {', '.join(names)}")
+        if self.charts_chart not in ("top200", "viral50"):
+            problems.append(f"charts_chart is {self.charts_chart!r}: use top200 or viral50")
+        if self.kind == "files" and not (self.charts_path or self.features_path or self.column_map_path):
+            problems.append("kind 'files' needs charts_path and/or features_path (or column_map_path naming them; "
+                            "$MUSIC_ADVISER_CHARTS, $MUSIC_ADVISER_FEATURES, $MUSIC_ADVISER_COLUMN_MAP)")
+        if self.kind == "files" and self.artists_path and not (self.features_path or self.column_map_path):
+            problems.append("artists_path is set but features_path is not: artists give genres to a catalog's tracks")
+        return problems
+
+    def _paths(self) -> dict[str, Optional[str]]:
+        """charts/features/artists paths: the fields, else the single path the column map gives per role."""
+        from music_assets.ingest.layouts.choose import column_map_file
+
+        paths = {"charts": self.charts_path, "catalog": self.features_path, "artists": self.artists_path}
+        mapped = column_map_file(self.column_map_path)
+        if mapped is not None:
+            for role, given in paths.items():
+                named = mapped.paths(role)
+                if not given and len(named) > 1:
+                    raise dg.Failure(f"column map {mapped.source}: {len(named)} files have role {role} "
+                                     f"({', '.join(named)}): put them in one folder or name them with one glob")
+                if not given and named:
+                    paths[role] = named[0]
+        return paths
+
     def open(self) -> CatalogSource:
+        problems = self.config_problems()
+        if problems:
+            raise dg.Failure("source config: " + "; ".join(problems))
         if self.kind == "demo":
             return DemoCatalog(DemoConfig(n_tracks=self.demo_tracks, seed=self.demo_seed))
         from music_assets.ingest.sources.files import FilesSource
         from music_assets.ingest.charts.csv_files import ChartFileConfig
         from music_assets.ingest.features.files import FeaturesFileConfig
+        from music_assets.ingest.layouts.choose import INPUT_ERRORS
 
-        if not self.charts_path:
+        try:
+            paths = self._paths()
+        except INPUT_ERRORS as exc:
+            raise dg.Failure(f"source config: column_map_path: {exc}") from None
+        if self.kind == "spotify" and not paths["charts"]:
             raise dg.Failure(f"source kind {self.kind!r} needs charts_path (or $MUSIC_ADVISER_CHARTS): the chart file to read")
-        charts = ChartFileConfig(path=self.charts_path, layout=self.charts_layout,
-                                 region=self.charts_region, chart=self.charts_chart)
-        features = (FeaturesFileConfig(path=self.features_path, layout=self.features_layout,
-                                       artists_path=self.artists_path) if self.features_path else None)
+        charts = (ChartFileConfig(path=paths["charts"], layout=self.charts_layout, region=self.charts_region,
+                                  chart=self.charts_chart, column_map=self.column_map_path) if paths["charts"] else None)
+        features = (FeaturesFileConfig(path=paths["catalog"], layout=self.features_layout, artists_path=paths["artists"],
+                                       column_map=self.column_map_path) if paths["catalog"] else None)
+        if charts is None and features is None:
+            raise dg.Failure("source config: kind 'files' needs charts_path and/or features_path, and the column map "
+                             f"{self.column_map_path} names no file with role charts or catalog")
+        from music_assets.ingest.charts.csv_files import ChartFileError
+
+        try:
+            files = FilesSource(charts, features)
+        except (ChartFileError, *INPUT_ERRORS) as exc:  # the file or its map is wrong: say which, fail the step
+            raise dg.Failure(str(exc)) from None
         if self.kind == "files":
-            return FilesSource(charts, features)
+            return files
         from music_assets.ingest.sources.spotify import SpotifyConfig, SpotifySource
 
         if not self.spotify_client_id or not self.spotify_client_secret:
             raise dg.Failure("source kind 'spotify' needs SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET in the environment")
         return SpotifySource(
-            FilesSource(charts, features),
+            files,
             SpotifyConfig(
                 client_id=self.spotify_client_id, client_secret=self.spotify_client_secret,
                 api_url=self.spotify_api_url, token_url=self.spotify_token_url,
@@ -141,12 +204,12 @@ class SourceResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: SourceSettings, spotify_urls: dict[str, str] | None = None) -> "SourceResource":
-        """The source the settings name. Secrets stay EnvVars, so Dagster resolves them at launch
-        and never stores their values in run config."""
+        """The source the settings name, its kind always explicit. Secrets stay EnvVars, so Dagster
+        resolves them at launch and never stores their values in run config."""
         if settings.kind == "demo":
-            return cls()
+            return cls(kind="demo")
         paths = {k: v for k, v in (("charts_path", settings.charts), ("features_path", settings.features),
-                                   ("artists_path", settings.artists)) if v}
+                                   ("artists_path", settings.artists), ("column_map_path", settings.column_map)) if v}
         if settings.kind == "files":
             return cls(kind="files", **paths)
         fallback = "file" if settings.features else ("reccobeats" if settings.reccobeats else "none")

@@ -7,7 +7,8 @@ from music_assets.defs.metadata import DATA_FOLDER_POOL, OWNERS, markdown_table,
 from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 from music_assets.engines.base import EngineError, NoValidChartRows
 from music_assets.ingest.charts.csv_files import ChartFileError
-from music_assets.ingest.charts.rows import ChartLoadReport, MissingColumnsError
+from music_assets.ingest.charts.rows import CHART_ROW_SCHEMA, REJECTED_ROW_SCHEMA, ChartLoadReport, MissingColumnsError
+from music_assets.ingest.layouts.choose import INPUT_ERRORS
 
 
 def progress_line(rows: int, elapsed: float, src: object) -> str:
@@ -34,6 +35,13 @@ def chart_rows(context: dg.AssetExecutionContext, store: DataStore, source: Sour
     src = source.open()
     runner = engine.engine()
     path, rejected_path = store.asset_path("chart_rows"), store.asset_path("chart_rows_rejected")
+    if not getattr(src, "has_charts", True):  # a catalog alone: no chart rows, said so
+        context.log.info(f"chart rows: source {source.kind!r} has no chart files (catalog only); "
+                         "unique_tracks takes its tracks from the catalog")
+        storage.write_parquet(CHART_ROW_SCHEMA.empty_table(), path)
+        storage.write_parquet(REJECTED_ROW_SCHEMA.empty_table(), rejected_path)
+        return dg.MaterializeResult(metadata=parquet_metadata(path, source=source.kind, charts="none (catalog only)",
+                                                              rows_read=0, rows_rejected=0))
 
     def progress(report: ChartLoadReport, elapsed: float) -> None:
         context.log.info(f"chart rows: {progress_line(report.rows_read, elapsed, src)}, "
@@ -44,9 +52,12 @@ def chart_rows(context: dg.AssetExecutionContext, store: DataStore, source: Sour
     except NoValidChartRows as exc:  # the previous chart_rows file stays in place
         raise dg.Failure(f"source {src.name!r} produced no valid chart rows ({exc.load.report.rows_read:,} read): "
                          f"{exc.load.describe} has a header but no usable data?") from None
-    except (MissingColumnsError, ChartFileError, EngineError) as exc:
+    except (MissingColumnsError, ChartFileError, EngineError, *INPUT_ERRORS) as exc:
         raise dg.Failure(str(exc)) from exc
     report = load.report
+    understood = getattr(src, "charts_understood", lambda: [])()
+    for item in understood:
+        context.log.info(f"chart rows: understood {item}")
     context.log.info(f"chart rows ({runner.name}): {report.rows_read:,} read in {load.elapsed_s:,.1f} s, "
                      f"{report.rows_kept:,} kept, {report.rows_rejected:,} rejected")
     storage.write_parquet(load.rejected, rejected_path)
@@ -55,8 +66,9 @@ def chart_rows(context: dg.AssetExecutionContext, store: DataStore, source: Sour
     return dg.MaterializeResult(
         metadata=parquet_metadata(
             path,
-            source=src.name,
+            source=source.kind,
             engine=runner.name,
+            **({"layouts_understood": dg.MetadataValue.json(understood)} if understood else {}),
             rows_read=report.rows_read,
             rows_rejected=report.rows_rejected,
             rejected_reasons=dg.MetadataValue.json(report.reasons),

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import dagster as dg
 import pandas as pd
 
-from music_assets.defs.metadata import DATA_FOLDER_POOL, OWNERS, parquet_metadata, rounded, tags
+from music_assets.defs.metadata import DATA_FOLDER_POOL, OWNERS, markdown_table, parquet_metadata, rounded, tags
 from music_assets import storage
 from music_assets.ingest.features.store import (
     Progress, checkpoint_dir, checkpoint_rows, clear_checkpoints, ids_to_fetch, load_store, merge_fetched,
@@ -13,6 +13,7 @@ from music_assets.ingest.features.store import (
 )
 from music_assets.ingest.charts.rows import MissingColumnsError
 from music_assets.ingest.features.files import FeaturesFileError
+from music_assets.ingest.layouts.choose import INPUT_ERRORS
 from music_assets.spotify.http import QuotaExceeded, RetryLater, SpotifySourceError
 from music_assets.defs.resources import DataStore, SourceResource
 
@@ -70,28 +71,28 @@ def track_features(context: dg.AssetExecutionContext, store: DataStore, source: 
         raise dg.RetryRequested(max_retries=LONG_WAIT_RETRIES, seconds_to_wait=exc.seconds) from exc
     except QuotaExceeded as exc:
         raise dg.Failure(description=f"stopped: {exc}") from None
-    except (SpotifySourceError, MissingColumnsError, FeaturesFileError) as exc:
+    except (SpotifySourceError, MissingColumnsError, FeaturesFileError, *INPUT_ERRORS) as exc:
         raise dg.Failure(description=f"track features: {exc}") from None
 
+    extra = parse_rejects_metadata(context, src, store)
     merged = load_store(path, parts)
     if merged is None:
         merged = merge_fetched(None, pd.DataFrame(), [], src.name, datetime.now(timezone.utc))
     storage.write_parquet(merged, path)
     clear_checkpoints(parts)
     found = int(merged["found"].sum())
-    extra = {}
     report = getattr(src, "metadata", None)
     if report:
         paths = report()
         context.log.info(f"track features: paths used: {paths}")
-        extra = {"source_paths": dg.MetadataValue.json(paths),
+        extra |= {"source_paths": dg.MetadataValue.json(paths),
                  "api_calls": dg.MetadataValue.int(paths["api_calls_total"])}
         if paths["api_calls_per_1000_tracks"] is not None:
             extra["api_calls_per_1000_tracks"] = rounded(paths["api_calls_per_1000_tracks"], 1)
     return dg.MaterializeResult(
         metadata=parquet_metadata(
             path,
-            source=src.name,
+            source=source.kind,
             fetched_this_run=len(todo),
             recovered_from_checkpoint=resumed,
             reused_from_earlier_runs=len(wanted) - len(todo),
@@ -100,3 +101,29 @@ def track_features(context: dg.AssetExecutionContext, store: DataStore, source: 
             **extra,
         )
     )
+
+
+def parse_rejects_metadata(context: dg.AssetExecutionContext, src: object, store: DataStore) -> dict[str, object]:
+    """The files source's parse rejects (values that could not be read, now missing) written to
+    track_features_rejected.parquet beside the output, counted by reason in the metadata with a
+    few examples; and what was understood of each file (layout, mapping, roles)."""
+    rejects_of = getattr(src, "feature_rejects", None)
+    if rejects_of is None:
+        return {}
+    try:
+        rejects = rejects_of()
+        understood = src.features_understood()  # type: ignore[attr-defined]
+    except FeaturesFileError as exc:
+        raise dg.Failure(description=f"track features: {exc}") from None
+    rejected_path = store.asset_path("track_features_rejected")
+    storage.write_parquet(rejects, rejected_path)
+    reasons = {str(k): int(v) for k, v in rejects["reason"].value_counts().items()} if len(rejects) else {}
+    for item in understood:
+        context.log.info(f"track features: understood {item}")
+    if reasons:
+        context.log.warning(f"track features: {len(rejects):,} values could not be read (now missing), kept in "
+                            f"{rejected_path}: {reasons}")
+    return {"parse_rejects": len(rejects), "parse_reject_reasons": dg.MetadataValue.json(reasons),
+            "parse_rejects_path": dg.MetadataValue.path(str(rejected_path)),
+            "parse_reject_sample": markdown_table(rejects.head(10), rows=10),
+            "layouts_understood": dg.MetadataValue.json(understood)}

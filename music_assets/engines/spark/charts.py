@@ -17,6 +17,7 @@ Known differences from the local engine, all outside the rules:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import shutil
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ from music_assets.ingest.charts.rows import CHART_ROW_SCHEMA, REJECTED_ROW_SCHEM
 from music_assets.ingest.charts.rules import CHART_RULES, TRIMMED_COLUMNS, WHITESPACE, Rule
 from music_assets.ingest.charts.unique import UNIQUE_TRACKS_SCHEMA, unique_tracks_sql
 from music_assets.schema import CHART_COLUMNS
-from music_assets.ingest.charts.inputs import PARQUET_SUFFIXES, is_chart_file
+from music_assets.ingest.charts.inputs import MappedChartFile, streams_directly
+from music_assets.ingest.tables.read import expand_paths
+from music_assets.ingest.tables.sniff import TableReadError
 from music_assets.ingest.charts.csv_files import (
     CHART_LAYOUTS, TRACK_URL_PREFIX, ChartFileConfig, ChartFileError, detect_layout, is_gzip, read_header,
     resolve_layout,
@@ -67,15 +70,10 @@ class _CsvGroup:
 
 
 def _chart_files(config: ChartFileConfig) -> list[Path]:
-    path = Path(config.path)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and is_chart_file(p))
-        if not files:
-            raise ChartFileError(f"chart folder {path} holds no chart file (.csv, .csv.gz, .parquet)")
-        return files
-    if not path.exists():
-        raise ChartFileError(f"chart file {path} does not exist")
-    return [path]
+    try:
+        return expand_paths(config.path)
+    except TableReadError as exc:
+        raise ChartFileError(f"chart {exc}") from None
 
 
 def _spark_readable(path: Path, links: Path, index: int) -> str:
@@ -155,8 +153,13 @@ def read_chart_files(spark: SparkSession, config: ChartFileConfig, staging: Path
     groups: dict[tuple[tuple[str, ...], str], list[str]] = {}
     mappings: dict[tuple[tuple[str, ...], str], dict[str, str]] = {}
     frames: list[DataFrame] = []
+    mapped: list[pa.Table] = []
     for index, path in enumerate(_chart_files(config)):
-        if path.name.lower().endswith(PARQUET_SUFFIXES):
+        kind = streams_directly(path, config) if path.stat().st_size else "csv"
+        if kind is None:  # another layout: normalized on the driver by its column map, as the local engine does
+            mapped.extend(_mapped_batches(path, config))
+            continue
+        if kind == "parquet":
             frames.append(_read_parquet_file(spark, path, config))
             continue
         names = read_header(path)
@@ -167,10 +170,23 @@ def read_chart_files(spark: SparkSession, config: ChartFileConfig, staging: Path
     for (names, layout), paths in groups.items():
         group = _CsvGroup(names, layout, tuple(sorted(mappings[(names, layout)].items())), tuple(paths))
         frames.append(_read_csv_group(spark, group, config))
+    if mapped:
+        frames.append(stage_batches(spark, mapped, staging / "mapped"))
     out = frames[0]
     for frame in frames[1:]:
         out = out.unionByName(frame)
     return out
+
+
+def _mapped_batches(path: Path, config: ChartFileConfig) -> list[pa.Table]:
+    """A file in a layout Spark's CSV reader is not given: the local engine's mapping (MappedChartFile),
+    its unparsable lines kept as rows that the rules reject by their field count."""
+    reader = MappedChartFile(dataclasses.replace(config, path=str(path)))
+    tables = list(reader.batches())
+    rejected, _ = reader.drain_rejects()
+    if rejected is not None and rejected.num_rows:  # title holds the line; the empty rank rejects the row
+        tables.append(rejected.select(list(CHART_COLUMNS)))
+    return tables
 
 
 def stage_batches(spark: SparkSession, batches: Iterable[pa.Table], staging: Path) -> DataFrame:

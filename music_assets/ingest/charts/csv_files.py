@@ -138,12 +138,13 @@ class ParseRejects:
 @dataclass(frozen=True)
 class ChartFileConfig:
     path: str
-    layout: str = "auto"  # auto | kaggle | daily
-    region: str = "Global"  # daily layout: the country the file charts
-    chart: str = "top200"  # daily layout: top200 | viral50
+    layout: str = "auto"  # auto | a chart layout of ingest/layouts/builtin.py (kaggle, daily, spotifycharts, ...)
+    region: str = "Global"  # layouts without a region (daily): the country the file charts
+    chart: str = "top200"  # layouts without a chart kind: top200 | viral50
     # bytes per parsed block: bounds memory, and small enough to stay in cache; the size with the
     # lowest wall time and memory among those benchmarks/ingest_charts.py compared
     block_size: int = 4 << 20
+    column_map: str | None = None  # a YAML/TOML column map (ingest/layouts/column_map.py)
 
 
 class ChartFile:

@@ -1,9 +1,15 @@
-"""Chart inputs beyond one CSV file: a Parquet chart file, and a folder of chart files.
+"""Chart inputs beyond one CSV file: a Parquet chart file, a file in any other layout (normalized
+by its column map), and a folder or glob of chart files.
 
 A team that keeps every daily export since 2017 drops files into one folder; pointing the files
 source at that folder reads them all (the incoming-folder sensor watches the same folder and starts
 a refresh when a new one lands). Each file is read with the reader its suffix calls for and its own
 layout detection, so Kaggle-layout and daily-layout files can sit side by side.
+
+Kaggle and daily CSV/Parquet files stream through pyarrow as before (benchmarks/ingest_charts.py
+measures that path); every other layout (spotifycharts exports, weekly dumps, year-end lists, JSON)
+is read whole by ingest/tables, mapped by ingest/layouts and handed on in the same raw chart layout,
+so one set of chart rules judges every row. Such files are a chart's worth of rows each, not 26M.
 """
 
 from __future__ import annotations
@@ -16,10 +22,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from music_assets.ingest.incoming import is_candidate
+from music_assets.ingest.charts.rows import REJECTED_ROW_SCHEMA
+from music_assets.ingest.layouts.apply import Mapped
+from music_assets.ingest.layouts.builtin import STREAMED_CHART_LAYOUTS
+from music_assets.ingest.layouts.choose import LayoutChoice, choose_map, column_map_file, map_file
+from music_assets.ingest.tables.read import GLOB_CHARS, expand_paths, file_format, is_table_file
+from music_assets.ingest.tables.sniff import TableReadError, sniff_csv
 from music_assets.schema import CHART_COLUMNS
 from music_assets.ingest.charts.csv_files import (
-    CHART_LAYOUTS, TRACK_URL_PREFIX, ChartFile, ChartFileConfig, ChartFileError, detect_layout, resolve_layout,
+    CHART_LAYOUTS, TRACK_URL_PREFIX, ChartFile, ChartFileConfig, ChartFileError, detect_layout, read_header,
+    resolve_layout,
 )
 
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -39,11 +51,45 @@ class ChartInput(Protocol):
 
     def drain_rejects(self) -> tuple[pa.Table | None, int]: ...
 
+    def understood(self) -> list[dict[str, object]]: ...
+
 
 def is_chart_file(path: Path) -> bool:
-    """A chart file a folder contributes: CSV (plain or gzip) or Parquet, and, as for the incoming
-    sensor, not hidden and not a copy still in progress (the names copy tools use while writing)."""
-    return is_candidate(path.name) and path.name.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
+    """A chart file a folder contributes: CSV (plain or gzip), Parquet, JSON or JSON Lines, and, as
+    for the incoming sensor, not hidden and not a copy still in progress."""
+    return is_table_file(path)
+
+
+def choice_of(config: ChartFileConfig) -> LayoutChoice:
+    return LayoutChoice(config.layout, config.column_map, config.region, config.chart)
+
+
+def streams_directly(path: Path, config: ChartFileConfig) -> str | None:
+    """'csv' or 'parquet' when the file can take the streaming reader (a Kaggle or daily layout
+    exactly as the streaming reader reads it: no note line, commas, UTF-8, no column map for it);
+    None when it must be normalized by its column map first."""
+    try:
+        kind = file_format(path)
+    except TableReadError as exc:
+        raise ChartFileError(f"chart file {exc}") from None
+    user = column_map_file(config.column_map)
+    if kind not in ("csv", "parquet") or (user is not None and user.for_file(path) is not None):
+        return None
+    if config.layout in STREAMED_CHART_LAYOUTS:
+        return kind
+    if config.layout != "auto":
+        return None
+    if kind == "parquet":
+        names = pq.ParquetFile(path).schema_arrow.names
+    else:
+        try:
+            spelling = sniff_csv(path)
+        except TableReadError as exc:
+            raise ChartFileError(f"chart file {exc}") from None
+        if spelling.skip_lines or spelling.delimiter != "," or spelling.encoding != "utf-8":
+            return None
+        names = list(spelling.names)
+    return kind if choose_map(path, names, "charts", choice_of(config)).name in STREAMED_CHART_LAYOUTS else None
 
 
 class ParquetChartFile:
@@ -70,6 +116,9 @@ class ParquetChartFile:
 
     def drain_rejects(self) -> tuple[pa.Table | None, int]:
         return None, 0  # Parquet has no lines with a wrong number of fields
+
+    def understood(self) -> list[dict[str, object]]:
+        return [{"file": str(self.path), "format": "parquet", "read": "streamed by row group", "roles": ["charts"]}]
 
     def _open(self) -> pq.ParquetFile:
         if not self.path.is_file():
@@ -115,13 +164,19 @@ def as_plain_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def open_chart_input(config: ChartFileConfig) -> ChartInput:
-    """The reader for `config.path`: a folder of chart files, a Parquet file or a CSV file."""
+    """The reader for `config.path`: a folder or glob of chart files, or one file: streamed when it
+    is a Kaggle or daily CSV/Parquet file, else normalized by its column map."""
     path = Path(config.path)
-    if path.is_dir():
+    if path.is_dir() or (any(c in config.path for c in GLOB_CHARS) and not path.exists()):
         return ChartFolder(config)
-    if path.name.lower().endswith(PARQUET_SUFFIXES):
+    if not path.is_file():
+        raise ChartFileError(f"chart file {path} does not exist")
+    kind = streams_directly(path, config) if path.stat().st_size else "csv"  # an empty file: the CSV reader says so
+    if kind == "parquet":
         return ParquetChartFile(config)
-    return CsvChartFile(config)
+    if kind == "csv":
+        return CsvChartFile(config)
+    return MappedChartFile(config)
 
 
 class CsvChartFile(ChartFile):
@@ -129,6 +184,55 @@ class CsvChartFile(ChartFile):
 
     def drain_rejects(self) -> tuple[pa.Table | None, int]:
         return self.rejects.drain() if self.rejects else (None, 0)
+
+    def understood(self) -> list[dict[str, object]]:
+        return [{"file": str(self.path), "format": "csv", "read": "streamed", "roles": ["charts"],
+                 "layout": self.config.layout if self.config.layout != "auto" else detect_layout(read_header(self.path))}]
+
+
+class MappedChartFile:
+    """A chart file in a layout the streaming reader does not read (spotifycharts exports with their
+    note line, weekly dumps, year-end lists, JSON...): read whole, mapped to the raw chart layout by
+    its column map, handed on in batches. Lines with a wrong field count are chart rejects."""
+
+    def __init__(self, config: ChartFileConfig, batch_rows: int = 256_000):
+        self.config = config
+        self.path = Path(config.path)
+        self.batch_rows = batch_rows
+        self.mapped: Mapped | None = None
+        self._rejects: tuple[pa.Table | None, int] = (None, 0)
+        self._done = 0.0
+
+    @property
+    def describe(self) -> str:
+        return f"chart file {self.path}"
+
+    @property
+    def fraction_read(self) -> float | None:
+        return self._done
+
+    def drain_rejects(self) -> tuple[pa.Table | None, int]:
+        out, self._rejects = self._rejects, (None, 0)
+        return out
+
+    def understood(self) -> list[dict[str, object]]:
+        return [self.mapped.understood()] if self.mapped else []
+
+    def batches(self) -> Iterator[pa.Table]:
+        try:
+            self.mapped = map_file(self.path, "charts", choice_of(self.config))
+        except TableReadError as exc:
+            raise ChartFileError(f"chart file {exc}") from None
+        charts = self.mapped.charts
+        assert charts is not None
+        bad = self.mapped.rejects[self.mapped.rejects["column"] == "*"]
+        if len(bad):
+            rows = [{**{c: "" for c in CHART_COLUMNS}, "title": str(v)[:200], "reason": f"line {r}: {why}"}
+                    for r, v, why in zip(bad["row"], bad["value"], bad["reason"])]
+            self._rejects = (pa.Table.from_pylist(rows, schema=REJECTED_ROW_SCHEMA), 0)
+        for start in range(0, max(charts.num_rows, 1), self.batch_rows):
+            self._done = min(1.0, (start + self.batch_rows) / max(charts.num_rows, 1))
+            yield charts.slice(start, self.batch_rows)
 
 
 class ChartFolder:
@@ -144,6 +248,7 @@ class ChartFolder:
         self._current: ChartInput | None = None
         self._index = 0
         self._finished_rejects: list[tuple[pa.Table | None, int]] = []  # drained from files already done
+        self._understood: list[dict[str, object]] = []
 
     @property
     def describe(self) -> str:
@@ -163,14 +268,19 @@ class ChartFolder:
         tables = [t for t, _ in drained if t is not None and t.num_rows]
         return (pa.concat_tables(tables) if tables else None), sum(n for _, n in drained)
 
+    def understood(self) -> list[dict[str, object]]:
+        return self._understood + (self._current.understood() if self._current is not None else [])
+
     def batches(self) -> Iterator[pa.Table]:
-        self.files = sorted(p for p in self.path.rglob("*") if p.is_file() and is_chart_file(p))
-        if not self.files:
-            raise ChartFileError(f"chart folder {self.path} holds no chart file "
-                                 f"({', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)})")
+        try:
+            self.files = expand_paths(self.config.path)
+        except TableReadError as exc:
+            raise ChartFileError(f"chart {exc}") from None
+        self._understood = []
         self._sizes = [p.stat().st_size for p in self.files]
         for self._index, path in enumerate(self.files):
             if self._current is not None:
                 self._finished_rejects.append(self._current.drain_rejects())
+                self._understood += self._current.understood()
             self._current = open_chart_input(dataclasses.replace(self.config, path=str(path)))
             yield from self._current.batches()

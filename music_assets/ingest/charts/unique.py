@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from music_assets import storage
@@ -63,3 +64,24 @@ def unique_tracks_from_parquet(chart_rows_path: str | Path, memory_limit: str = 
             return con.sql(query, params=[storage.duckdb_path(con, chart_rows_path)]).to_arrow_table()
         finally:
             con.close()
+
+
+def catalog_unique_tracks(catalog: pd.DataFrame) -> tuple[pa.Table, str]:
+    """Without charts, one row per catalog track in UNIQUE_TRACKS_SCHEMA: no chart history, and
+    the catalog's popularity (0-100, where the file has one; else 0) as `chart_appearances`, the
+    column search and recommendation fallbacks order by. Returns the table and where popularity came from."""
+
+    frame = catalog.drop_duplicates("track_id").sort_values("track_id", kind="stable")
+    popularity = pd.to_numeric(frame["popularity"], errors="coerce")
+    said = "the catalog's popularity column" if popularity.notna().any() else "none (the catalog has no popularity: 0)"
+    n = len(frame)
+    table = pa.table({
+        "track_id": pa.array(frame["track_id"].astype(str).tolist(), pa.string()),
+        "title": pa.array(frame["title"].fillna("").astype(str).tolist(), pa.string()),
+        "artist": pa.array(frame["artist"].fillna("").astype(str).tolist(), pa.string()),
+        "first_date": pa.nulls(n, pa.date32()), "last_date": pa.nulls(n, pa.date32()),
+        "chart_appearances": pa.array(popularity.fillna(0).round().astype("int64").tolist(), pa.int64()),
+        "n_regions": pa.array([0] * n, pa.int32()), "best_rank": pa.nulls(n, pa.int32()),
+        "total_streams": pa.array([0.0] * n, pa.float64()),
+    }, schema=UNIQUE_TRACKS_SCHEMA)
+    return table, said
