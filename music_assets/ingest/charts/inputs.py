@@ -118,7 +118,7 @@ class ParquetChartFile:
         return None, 0  # Parquet has no lines with a wrong number of fields
 
     def understood(self) -> list[dict[str, object]]:
-        return [{"file": str(self.path), "format": "parquet", "read": "streamed by row group", "roles": ["charts"]}]
+        return [{"file": str(self.path), "format": "parquet", "reader": "streamed by row group", "roles": ["charts"]}]
 
     def _open(self) -> pq.ParquetFile:
         if not self.path.is_file():
@@ -186,7 +186,7 @@ class CsvChartFile(ChartFile):
         return self.rejects.drain() if self.rejects else (None, 0)
 
     def understood(self) -> list[dict[str, object]]:
-        return [{"file": str(self.path), "format": "csv", "read": "streamed", "roles": ["charts"],
+        return [{"file": str(self.path), "format": "csv", "reader": "streamed", "roles": ["charts"],
                  "layout": self.config.layout if self.config.layout != "auto" else detect_layout(read_header(self.path))}]
 
 

@@ -81,7 +81,8 @@ def _one_date(text: str) -> str | None:
 
 def parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """"2/4/22" (US month/day/year) and "2017-01-01" and a few more -> "YYYY-MM-DD" text (what the
-    chart rules check); a year alone -> its 31 December. Unknown spellings are bad values."""
+    chart rules check); a year alone -> its 31 December; a two-digit year is 1969-2068 (strptime's
+    pivot). Unknown spellings are bad values."""
     if pd.api.types.is_datetime64_any_dtype(values):
         out = values.dt.strftime("%Y-%m-%d").astype(object).where(values.notna(), None)
         return out, pd.Series(False, index=values.index)

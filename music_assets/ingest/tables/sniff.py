@@ -55,7 +55,7 @@ def decode_or_explain(data: bytes, encoding: str, path: Path, complete: bool) ->
         if not complete and exc.start >= len(data) - 4 and exc.reason == "unexpected end of data":
             return data[: exc.start].decode(encoding)
         raise TableReadError(
-            f"{path} is not valid {encoding}: byte 0x{data[exc.start]:02x} at offset {exc.start:,} ({exc.reason}); "
+            f"{path} is not valid {encoding.removesuffix('-sig')}: byte 0x{data[exc.start]:02x} at offset {exc.start:,} ({exc.reason}); "
             "set the file's encoding in the column map (encoding: latin-1, cp1252, ...) or save it as UTF-8") from None
 
 
