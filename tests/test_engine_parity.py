@@ -266,6 +266,40 @@ def test_a_folder_of_daily_csv_and_typed_parquet_files(engine: str, tmp_path: Pa
     assert meta["rows_read"] == 6 and meta["rows_rejected"] == 3
 
 
+def test_a_folder_of_spotifycharts_exports_and_a_json_weekly_dump(engine: str, tmp_path: Path) -> None:
+    """Layouts the streaming reader does not read (issue 13): normalized by their column maps on the
+    driver for both engines, then judged by the same rules. The spotifycharts files have their note
+    line, thousands separators, and date and region only in the file name; the JSON dump a bad date."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    note = ',,,"Note that these figures are generated using a formula that protects against any artificial inflation of chart positions.",\n'
+    (folder / "regional-ph-daily-2020-01-01.csv").write_text(
+        note + "Position,Track Name,Artist,Streams,URL\n"
+        f'1,Song A,Artist A,"1,234,567",https://open.spotify.com/track/{ID}\n'
+        f'N/A,Song B,Artist B,"12,000",https://open.spotify.com/track/{ID2}\n', encoding="utf-8")
+    (folder / "weekly.json").write_text(json.dumps([
+        {"country": "global", "freq": "weekly", "date": "2020-01-02", "rank": 2, "track_id": ID2,
+         "artist_names": ["Artist B", "Guest"], "track_name": "Song B", "streams": 5000},
+        {"country": "us", "freq": "weekly", "date": "02-Jan", "rank": 3, "track_id": ID, "artist_names": "Artist A",
+         "track_name": "Song A", "streams": 10},
+    ]), encoding="utf-8")
+
+    def row(title: str, rank: str, date: str, artist: str, track: str, region: str, streams: str) -> dict[str, str]:
+        return {"title": title, "rank": rank, "date": date, "artist": artist, "url": TRACK_URL_PREFIX + track,
+                "region": region, "chart": "top200", "trend": "", "streams": streams}
+
+    expected = Expected.of([
+        row("Song A", "1", "2020-01-01", "Artist A", ID, "ph", "1234567"),
+        row("Song B", "N/A", "2020-01-01", "Artist B", ID2, "ph", "12000"),
+        row("Song B", "2", "2020-01-02", "Artist B, Guest", ID2, "global", "5000"),
+        row("Song A", "3", "02-Jan", "Artist A", ID, "us", "10"),
+    ])
+    source = SourceResource(kind="files", charts_path=str(folder))
+    result = materialize(engine, [chart_rows, unique_tracks], tmp_path / "data", source)
+    meta = assert_chart_load(engine, result, tmp_path / "data", expected)
+    assert [u["layout"] for u in meta["layouts_understood"]] == ["spotifycharts", "weekly_dump"]
+
+
 @pytest.mark.parametrize("engine", [ENGINES[0], pytest.param("spark", id="spark", marks=[pytest.mark.spark, pytest.mark.xfail(
     strict=True, raises=AssertionError, reason="Spark's CSV reader (multiLine off) splits a quoted value at its line break")])], indirect=True)
 def test_a_quoted_line_break_in_a_csv_value(engine: str, tmp_path: Path) -> None:

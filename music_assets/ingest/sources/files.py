@@ -73,7 +73,17 @@ class FilesSource:
         return self.charts.drain_rejects() if self.charts else (None, 0)
 
     def charts_understood(self) -> list[dict[str, Any]]:
-        return self.charts.understood() if self.charts else []
+        """What was understood of each chart file: as read (local engine), or, when an engine read
+        the files itself (Spark), each file's layout and mapping from its header."""
+        if self.charts is None:
+            return []
+        seen = self.charts.understood()
+        if seen:
+            return seen
+        assert self.chart_file_config is not None
+        choice = choice_of(self.chart_file_config)
+        return [{"file": str(p), **choose_map(p, header_names(p), "charts", choice).describe()}
+                for p in expand_paths(self.chart_file_config.path)]
 
     def catalog_tracks(self) -> pd.DataFrame:
         """Without charts, the tracks are the catalog's: track_id, title, artist, popularity."""
