@@ -35,7 +35,7 @@ def _run(tmp_path: Path, tables: list[pa.Table]) -> dg.ExecuteInProcessResult:
             return _TableSource(tables)
 
     return dg.materialize([chart_rows], resources={"store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(),
-                                                   "source": FixtureSource()}, raise_on_error=False)
+                                                   "source": FixtureSource(kind="files")}, raise_on_error=False)
 
 
 def _table(rows: list[dict], drop: tuple[str, ...] = ()) -> pa.Table:

@@ -71,7 +71,7 @@ class _CsvGroup:
 
 def _chart_files(config: ChartFileConfig) -> list[Path]:
     try:
-        return expand_paths(config.path)
+        return expand_paths(config.path, "chart")
     except TableReadError as exc:
         raise ChartFileError(f"chart {exc}") from None
 

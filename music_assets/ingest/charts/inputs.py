@@ -80,7 +80,10 @@ def streams_directly(path: Path, config: ChartFileConfig) -> str | None:
     if config.layout != "auto":
         return None
     if kind == "parquet":
-        names = pq.ParquetFile(path).schema_arrow.names
+        try:
+            names = pq.ParquetFile(path).schema_arrow.names
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ChartFileError(f"chart file {path} is not a readable Parquet file ({exc}): half-written or corrupt?") from exc
     else:
         try:
             spelling = sniff_csv(path)
@@ -273,7 +276,7 @@ class ChartFolder:
 
     def batches(self) -> Iterator[pa.Table]:
         try:
-            self.files = expand_paths(self.config.path)
+            self.files = expand_paths(self.config.path, "chart")
         except TableReadError as exc:
             raise ChartFileError(f"chart {exc}") from None
         self._understood = []

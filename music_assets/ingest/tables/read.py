@@ -19,7 +19,7 @@ from music_assets.ingest.tables.sniff import (
     GZIP_MAGIC, PARQUET_MAGIC, CsvSpelling, TableReadError, decode_or_explain, head_bytes, sniff_csv,
 )
 
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".parquet", ".json", ".json.gz", ".jsonl",
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".json", ".json.gz", ".jsonl",
                   ".jsonl.gz", ".ndjson", ".ndjson.gz")
 GLOB_CHARS = "*?["
 BAD_LINES_KEPT = 1_000  # lines with a wrong field count kept as examples (all are counted)
@@ -54,19 +54,19 @@ def is_table_file(path: Path) -> bool:
     return not name.startswith((".", "~")) and not name.endswith(IN_PROGRESS_SUFFIXES) and name.endswith(TABLE_SUFFIXES)
 
 
-def expand_paths(spec: str) -> list[Path]:
+def expand_paths(spec: str, kind: str = "table") -> list[Path]:
     """The files `spec` names: a file, a folder (its table files, subfolders included, in path
     order) or a glob (`charts/*.csv`). Naming nothing is an error: the path is probably wrong."""
     path = Path(spec)
     if any(c in spec for c in GLOB_CHARS) and not path.exists():
         files = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file() and is_table_file(Path(p)))
         if not files:
-            raise TableReadError(f"{spec} matches no table file ({', '.join(TABLE_SUFFIXES)})")
+            raise TableReadError(f"{spec} matches no {kind} file ({', '.join(TABLE_SUFFIXES)})")
         return files
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and is_table_file(p))
         if not files:
-            raise TableReadError(f"folder {path} holds no table file ({', '.join(TABLE_SUFFIXES)})")
+            raise TableReadError(f"folder {path} holds no {kind} file ({', '.join(TABLE_SUFFIXES)})")
         return files
     if not path.is_file():
         raise TableReadError(f"{path} does not exist")
