@@ -193,3 +193,18 @@ def test_inspect_exits_non_zero_on_a_fatal_problem(tmp_path: Path) -> None:
     done = inspect(str(bad), str(unknown))
     assert done.returncode == 1
     assert "FATAL" in done.stdout and "'time_signature'" in done.stdout and "no known layout fits" in done.stdout
+
+
+def test_a_spotifycharts_export_without_a_dated_name_fails_naming_the_way_out(tmp_path: Path) -> None:
+    path = tmp_path / "my_export.csv"
+    path.write_text('Position,Track Name,Artist,Streams,URL\n1,A,B,"1,000",https://open.spotify.com/track/6mICuAdrwEjh6Y6lroV2Kg\n')
+    result = materialize(tmp_path, [chart_rows], charts_path=str(path))
+    assert "my_export.csv" in failure(result) and "constants: {date: YYYY-MM-DD}" in failure(result)
+    (tmp_path / "map.yaml").write_text("files:\n  - path: my_export.csv\n    layout: spotifycharts\n"
+                                       "    constants: {date: '2020-01-01', region: Philippines}\n")
+    result = materialize(tmp_path, [chart_rows], charts_path=str(path), column_map_path=str(tmp_path / "map.yaml"))
+    assert result.success, failure(result)
+    meta = result.asset_materializations_for_node("chart_rows")[0].metadata
+    understood = meta["layouts_understood"].value[0]
+    assert understood["constants"] == {"date": "2020-01-01", "region": "Philippines"}
+    assert understood["from_source_config"] == {"chart": "top200"}  # said, not silent

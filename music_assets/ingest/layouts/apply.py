@@ -49,6 +49,7 @@ class Mapped:
     rejects: pd.DataFrame = field(default_factory=empty_rejects)
     from_file_name: dict[str, str] = field(default_factory=dict)
     absent: list[str] = field(default_factory=list)  # our catalog columns the file does not carry
+    from_config: dict[str, str] = field(default_factory=dict)  # chart columns given by the source config
     read: dict[str, Any] = field(default_factory=dict)
 
     def understood(self) -> dict[str, Any]:
@@ -57,6 +58,8 @@ class Mapped:
             out["from_file_name_values"] = dict(self.from_file_name)
         if self.absent:
             out["absent_features"] = list(self.absent)
+        if self.from_config:
+            out["from_source_config"] = dict(self.from_config)
         for what, table in (("chart_rows", self.charts), ("catalog_rows", self.catalog), ("artist_rows", self.artists)):
             if table is not None:
                 out[what] = int(table.num_rows if isinstance(table, pa.Table) else len(table))
@@ -93,7 +96,7 @@ def apply_map(raw: RawTable, column_map: ColumnMap, roles: tuple[str, ...] | Non
     rejects = [_bad_line_rejects(raw)]
     for role in roles or resolved.roles:
         if role == "charts":
-            out.charts = _charts(raw, resolved, out.from_file_name, defaults or {})
+            out.charts, out.from_config = _charts(raw, resolved, out.from_file_name, defaults or {})
         elif role == "catalog":
             out.catalog, more = _catalog(raw, resolved, out.from_file_name)
             rejects.append(more)
@@ -130,9 +133,16 @@ def _number_text(values: pd.Series, raw_text: pd.Series) -> pd.Series:
                      index=values.index, dtype=object)
 
 
-def _charts(raw: RawTable, m: ColumnMap, from_name: dict[str, str], defaults: dict[str, str]) -> pa.Table:
+def _charts(raw: RawTable, m: ColumnMap, from_name: dict[str, str],
+            defaults: dict[str, str]) -> tuple[pa.Table, dict[str, str]]:
+    """The raw chart layout, and the chart columns the source config had to give (said, not silent)."""
     n = len(raw.frame)
     source = str(raw.path)
+    if "date" not in m.columns and "date" not in from_name and "date" not in m.constants:
+        raise ColumnMapError(f"{source}: the {m.name!r} layout has no date column and the file name gives none "
+                             "(spotifycharts names files regional-ph-daily-2020-01-01.csv): keep that name, or set "
+                             "constants: {date: YYYY-MM-DD} in a column map for this file")
+    given: dict[str, str] = {}
     cols: dict[str, pd.Series] = {}
     for ours in CHART_COLUMNS:
         if ours in m.columns:
@@ -148,6 +158,8 @@ def _charts(raw: RawTable, m: ColumnMap, from_name: dict[str, str], defaults: di
                 cols[ours] = text.fillna("")
         else:
             value = from_name.get(ours, m.constants.get(ours, defaults.get(ours, "")))
+            if ours not in from_name and ours not in m.constants and ours in defaults:
+                given[ours] = value
             cols[ours] = pd.Series([value] * n, index=raw.frame.index, dtype=object)
     if "track_id" in m.columns and "url" not in m.columns:
         ids = as_text(_column(raw, m, "track_id")).fillna("").str.strip()
@@ -155,7 +167,7 @@ def _charts(raw: RawTable, m: ColumnMap, from_name: dict[str, str], defaults: di
     cols["chart"] = cols["chart"].map(lambda v: CHART_NAMES.get(v, v))
     if "region" in from_name and from_name["region"] == "global":
         cols["region"] = cols["region"].replace("global", "Global")
-    return pa.table({c: pa.array(cols[c].astype(str).tolist(), pa.string()) for c in CHART_COLUMNS})
+    return pa.table({c: pa.array(cols[c].astype(str).tolist(), pa.string()) for c in CHART_COLUMNS}), given
 
 
 def _catalog(raw: RawTable, m: ColumnMap, from_name: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
