@@ -71,11 +71,11 @@ def test_the_schema_rules_are_pandas_round_trip() -> None:
 def test_list_columns_are_string_lists_or_null_lists_as_pandas_infers() -> None:
     assert _via_pandas(pa.table({"g": pa.array([[], []], STRING_LIST)})).field("g").type == NULL_LIST
     unique = pa.schema([("track_id", pa.string())])
-    schema = tracks_schema(unique, {}, ["track_id", "genres", "alias_ids", "n_imputed", "has_preview"],
+    schema = tracks_schema(unique, {}, ["track_id", "genres", "alias_ids", "n_missing", "has_preview"],
                            {"genres": True, "alias_ids": False})
     assert schema.field("genres").type == STRING_LIST and schema.field("alias_ids").type == NULL_LIST
     table = pa.table({"track_id": ["a", "b"], "genres": pa.array([["pop"], []], STRING_LIST),
-                      "alias_ids": pa.array([[], []], STRING_LIST), "n_imputed": pa.array([0, 1], pa.int16()),
+                      "alias_ids": pa.array([[], []], STRING_LIST), "n_missing": pa.array([0, 1], pa.int16()),
                       "has_preview": [True, False]})
     out = fill_and_cast(table, {}, schema)
     assert out.schema == schema and out["alias_ids"].to_pylist() == [[], []]

@@ -55,6 +55,7 @@ def recommend_for_features(bundle: ModelBundle, features: Mapping[str, float], g
     else:
         raise RecommendationError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     tracks = bundle.tracks
+    candidates = candidates[bundle.in_model[candidates]]  # a track without features is never recommended
     if exclude_title_artist:  # the same song, if the catalog has it under another id
         title, artist = (normalize_text(x) for x in exclude_title_artist)
         same = [i for i in bundle.title_index.get(title, []) if normalize_text(tracks["artist"].iat[i]) == artist]

@@ -1,5 +1,5 @@
-"""The Arrow side of `tracks` on Spark: the schema the local engine's file has, and the last step
-of imputation applied while the driver stitches Spark's part files into that file.
+"""The Arrow side of `tracks` on Spark: the schema the local engine's file has, applied while the
+driver stitches Spark's part files into that file.
 
 The local engine writes `pa.Table.from_pandas(clean_tracks(...))`, so its schema is what pandas
 makes of the inputs: text becomes pandas' string dtype (`large_string`), an integer column with a
@@ -46,7 +46,7 @@ def tracks_schema(unique: pa.Schema, int_nulls: Mapping[str, bool], columns: lis
             dtype = pa.large_string()
         elif name in LIST_COLUMNS:
             dtype = STRING_LIST if non_empty_lists.get(name, False) else NULL_LIST
-        elif name == "n_imputed":
+        elif name == "n_missing":
             dtype = pa.int16()
         elif name == "has_preview":
             dtype = pa.bool_()
