@@ -47,9 +47,11 @@ def _features(value: float | None) -> dict[str, float | None]:
 @settings(max_examples=60, deadline=None)
 @given(songs)
 def test_deduplicate_merges_only_the_same_recording_and_loses_no_id(rows) -> None:
+    background = [{"track_id": f"bg{i:03d}", "title": f"Other {i}", "artist": "Someone", "chart_appearances": 1,
+                   **_features(i / 20)} for i in range(21)]  # the catalog the distances are scaled by
     df = pd.DataFrame(
         [{"track_id": f"{i:022d}", "title": t, "artist": a, "chart_appearances": n, **_features(d)}
-         for i, (t, a, n, d) in enumerate(rows)]
+         for i, (t, a, n, d) in enumerate(rows)] + background
     )
     out, dup_ids, dup_songs, kept_apart = deduplicate(df)
     every_id = list(out["track_id"]) + [a for aliases in out["alias_ids"] for a in aliases]

@@ -12,7 +12,8 @@ The same steps as the local engine, each stated as what pandas does:
 - survivor: a window per key ordered as the local sort (most model features, most charted,
   smallest id); each other twin is compared with the survivor (the window's first row) by the
   local `same_recording` rules, stated in SQL (scaled distance over the features both have, the
-  catalog's population standard deviations as scales; duration; ISRC when the file has one);
+  catalog's population standard deviations as scales, with or without the same duration;
+  duration alone; ISRC when the file has one);
   the merged twins' ids, sorted, become the survivor's alias_ids, the others stay;
 - output: Spark writes the rows, in track_id order, to part files; the driver's pass that
   stitches them into the one Parquet file (parquet_out) casts to the local file's schema
@@ -41,7 +42,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from music_assets.ingest.cleaning import (
-    SAME_DURATION_MS, SAME_RECORDING_DISTANCE, CleaningReport, dedup_key, range_reason, range_rejects_frame, shown_value,
+    SAME_DURATION_MS, SAME_RECORDING_DISTANCE, SAME_RECORDING_DISTANCE_WITH_DURATION, CleaningReport, dedup_key, range_reason, range_rejects_frame, shown_value,
 )
 from music_assets.schema import DEFAULT_MODEL_FEATURES, FEATURE_COLUMNS, FEATURE_RANGES, MIN_MODEL_FEATURES, TRACK_FEATURE_COLUMNS
 from music_assets.engines.spark.parquet_out import part_files, staging_dir, stitch
@@ -203,7 +204,8 @@ def _same_recording(keyed: DataFrame, whole: Window, scales: dict[str, float]) -
         dur_close = dur_known & (F.abs(d - survivor("duration_ms")) <= F.lit(SAME_DURATION_MS))
     else:
         dur_known, dur_close = F.lit(False), F.lit(False)
-    same = F.when(dist.isNotNull(), dist <= F.lit(SAME_RECORDING_DISTANCE)).otherwise(dur_close)
+    close = (dist <= F.lit(SAME_RECORDING_DISTANCE)) | ((dist <= F.lit(SAME_RECORDING_DISTANCE_WITH_DURATION)) & dur_close)
+    same = F.when(dist.isNotNull(), close).otherwise(dur_close)
     if "isrc" in keyed.columns:
         isrc = F.upper(F.trim(F.coalesce(F.col("isrc").cast(T.StringType()), F.lit(""))))
         other = F.first(isrc).over(whole)
