@@ -133,3 +133,26 @@ def test_a_column_with_one_value_is_dropped_not_spread_and_the_rest_make_the_mod
 
     bundle = load_bundle(data / "models")
     assert bundle.features == used and bundle.catalog["features_dropped"].keys() == {"liveness"}
+
+
+def test_when_every_chart_row_is_rejected_the_rejects_and_reasons_are_written_and_named(tmp_path: Path) -> None:
+    from music_assets.defs.assets.chart_rows import chart_rows
+
+    charts = tmp_path / "charts.csv"
+    url = "https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC"
+    charts.write_text("title,rank,date,artist,url,region,chart,trend,streams\n"
+                      f"A,first,2017-01-01,X,{url},Global,top200,,1\n"
+                      f"B,2,yesterday,X,{url},Global,top200,,1\n"
+                      f"C,3,2017-01-01,X,{url},Global,top200,,1\n"
+                      f'"D,4,2017-01-01,X,{url},Global,top200,,1\n'.replace("C,3,", "C,0,"))
+    data = tmp_path / "data"
+    result = dg.materialize([chart_rows], raise_on_error=False, resources={
+        "store": DataStore(data_dir=str(data)), "engine": EngineResource(),
+        "source": SourceResource(kind="files", charts_path=str(charts))})
+    message = failure_message(result)
+    rejected = data / "assets" / "chart_rows_rejected.parquet"
+    assert "no valid chart rows" in message and str(rejected) in message and str(charts) in message
+    assert "rank is not a positive integer: 2" in message and "date is not a real YYYY-MM-DD date: 1" in message
+    assert "unbalanced quote" in message
+    frame = pd.read_parquet(rejected)
+    assert sorted(frame["title"].str[:1]) == ["A", "B", "C", "D"] and frame["reason"].notna().all()
