@@ -600,10 +600,10 @@ def test_same_chart_rows_rejected_rows_and_unique_tracks(local_demo: DemoRun, sp
 
 @pytest.mark.spark
 def test_same_tracks_file_and_report(local_demo: DemoRun, spark_demo: DemoRun) -> None:
-    """Spark's `tracks` is the local file value for value (imputed means to the last bit), in
-    the same schema and row order, with the same figures in the asset's metadata."""
+    """Spark's `tracks` is the local file value for value (rejected values, twins merged or kept
+    apart), in the same schema and row order, with the same figures in the asset's metadata."""
     a, b = (pq.read_table(run.data_dir / "assets" / "tracks.parquet") for run in (local_demo, spark_demo))
-    assert (a["n_imputed"].to_numpy() > 0).any() and any(len(x) for x in a["alias_ids"].to_pylist())  # gaps, re-releases
+    assert (a["n_missing"].to_numpy() > 0).any() and any(len(x) for x in a["alias_ids"].to_pylist())  # gaps, re-releases
     assert a.schema.remove_metadata() == b.schema.remove_metadata()
     assert a.replace_schema_metadata(None).equals(b.replace_schema_metadata(None))
     pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas(), check_exact=True)

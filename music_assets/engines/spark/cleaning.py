@@ -34,7 +34,6 @@ from functools import reduce
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
@@ -46,7 +45,7 @@ from music_assets.ingest.cleaning import (
 )
 from music_assets.schema import DEFAULT_MODEL_FEATURES, FEATURE_COLUMNS, FEATURE_RANGES, MIN_MODEL_FEATURES, TRACK_FEATURE_COLUMNS
 from music_assets.engines.spark.parquet_out import part_files, staging_dir, stitch
-from music_assets.engines.spark.tracks_arrow import TEXT_COLUMNS, fill_and_cast, tracks_schema
+from music_assets.engines.spark.tracks_arrow import TEXT_COLUMNS, cast_to, tracks_schema
 
 LPOS, RPOS, POS, BLOCK, ROWS = "_lpos", "_rpos", "_pos", "_block", "_rows"
 _NUMBER = (T.NumericType, T.BooleanType, T.NullType)
@@ -72,14 +71,6 @@ def _read(spark: SparkSession, path: Path, position: str) -> DataFrame:
     if not Path(path).is_file():
         raise ValueError(f"{path}: the Spark tracks stage reads one Parquet file per input")
     return spark.read.parquet(str(path)).select("*", F.col("_metadata.row_index").alias(position))
-
-
-def _raw_missing(df: DataFrame, name: str) -> Column:
-    """pandas' isna on the column as read: null, or NaN in a float column."""
-    col = F.col(name)
-    if isinstance(df.schema[name].dataType, (T.FloatType, T.DoubleType)):
-        return col.isNull() | F.isnan(col)
-    return col.isNull()
 
 
 def _as_double(df: DataFrame, name: str) -> Column:
@@ -270,7 +261,7 @@ def clean_tracks(spark: SparkSession, unique_path: Path, features_path: Path, pa
         schema = tracks_schema(
             pq.read_schema(unique_path), {c[5:]: v > 0 for c, v in seen["joined"].items() if c.startswith("null:")},
             out.columns, {c: seen["survivors"][f"items:{c}"] > 0 for c in ("genres", "alias_ids")})
-        stitch(parts, Path(path), schema, lambda table: fill_and_cast(table, {}, schema))
+        stitch(parts, Path(path), schema, lambda table: cast_to(table, schema))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     rows = int(seen["joined"]["rows"])

@@ -65,13 +65,11 @@ def _as_null_list(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, type=NULL_LIST)
 
 
-def fill_and_cast(table: pa.Table, means: Mapping[str, float], schema: pa.Schema) -> pa.Table:
-    """Missing feature values replaced by their column's mean, every column in `schema`'s type."""
+def cast_to(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Every column in `schema`'s type (missing values stay missing: nothing is imputed)."""
     columns = []
     for field in schema:
         column = table[field.name]
-        if field.name in means:
-            column = pc.fill_null(column, pa.scalar(means[field.name], pa.float64()))
         if field.type == NULL_LIST and column.type != NULL_LIST:
             column = _as_null_list(column)
         columns.append(column.cast(field.type))
