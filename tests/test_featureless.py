@@ -98,3 +98,30 @@ def test_over_http_model_page_and_healthz_show_features_and_featureless_share(ba
     assert health["features"] == demo_bundle.features
     assert health["tracks_in_model"] == int(demo_bundle.in_model.sum()) < health["tracks"]
     assert health["featureless_share"] == pytest.approx(catalog["featureless_share"])
+
+
+def test_a_title_shared_with_a_featureless_twin_answers_from_the_track_in_the_model(demo_data_dir: Path, demo_bundle,
+                                                                                 tmp_path: Path) -> None:
+    """Twins that are not one recording both stay; when one has no features, a query by title (the
+    API picks the first match) answers from the other, and the page lists both to choose from."""
+    from music_assets.model.bundle import load_bundle
+    from tests.serving_support import copy_models, publish_variant
+
+    models = copy_models(demo_data_dir, tmp_path / "data")
+    tracks = demo_bundle.tracks.copy()
+    titles = tracks["title"].str.casefold()
+    song = next(int(i) for i in np.flatnonzero(demo_bundle.in_model) if (titles == titles.iat[i]).sum() == 1)
+    twin = featureless_row(demo_bundle)
+    tracks.loc[twin, ["title", "artist"]] = tracks.loc[song, ["title", "artist"]].to_numpy()
+    tracks.loc[twin, "chart_appearances"] = tracks["chart_appearances"].max() + 1  # the most charted of the two
+    publish_variant(models, demo_bundle, tracks)
+    bundle = load_bundle(models)
+    app = create_app(ServingSettings(data_dir=str(tmp_path / "data"), limits=LimitSettings.off()), live_lookup=None)
+    with waitress_thread(app) as url:
+        status, body = get(url, "/api/recommend", song=str(tracks["title"].iat[song]), mode="nearest")
+        assert status == 200, body
+        answer = json.loads(body)
+        assert answer["query"]["id"] == bundle.tracks["track_id"].iat[song]
+        assert len(answer["results"]) == 10
+        status, page = get(url, "/recommend", song=str(tracks["title"].iat[song]))
+        assert status == 200

@@ -61,7 +61,9 @@ def find_tracks(bundle: ModelBundle, title: str, artist: str | None = None) -> l
     if artist:
         wanted = normalize_text(artist)
         hits = np.array([i for i in hits if wanted in normalize_text(bundle.tracks["artist"].iat[i])], dtype=int)
-    order = np.argsort(-bundle.tracks["chart_appearances"].to_numpy()[hits], kind="stable") if len(hits) else []
+    # the model's tracks first (a twin without features cannot be answered for), then the most charted
+    order = (np.lexsort((-bundle.tracks["chart_appearances"].to_numpy()[hits], ~bundle.in_model[hits]))
+             if len(hits) else [])
     return [int(hits[i]) for i in order]
 
 
