@@ -247,9 +247,10 @@ def publish_later(data_dir: Path, models: Path, delay: float) -> threading.Threa
 
 def request_paths(models: Path, n: int, seed: int = 0, mode: str | None = None) -> list[str]:
     version = (models / "LATEST").read_text().strip()
-    table = pq.read_table(models / version / "tracks.parquet", columns=["title", "artist"])
+    table = pq.read_table(models / version / "tracks.parquet", columns=["title", "artist", "in_model"])
     rng = np.random.default_rng(seed)
-    rows = rng.integers(0, table.num_rows, n)
+    placed = np.flatnonzero(table["in_model"].to_numpy())  # songs the model answers for
+    rows = placed[rng.integers(0, len(placed), n)]
     titles, artists = table["title"].to_pylist(), table["artist"].to_pylist()
     extra = {"mode": mode} if mode else {}
     return ["/api/recommend?" + urllib.parse.urlencode({"song": titles[i], "artist": artists[i], "k": 10, **extra})

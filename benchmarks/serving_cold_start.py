@@ -307,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         import pyarrow.parquet as pq
 
         version = (models / "LATEST").read_text().strip()
-        song = str(pq.read_table(models / version / "tracks.parquet", columns=["title"]).column(0)[n // 7])
+        table = pq.read_table(models / version / "tracks.parquet", columns=["title", "in_model"])
+        placed = [i for i, ok in enumerate(table["in_model"].to_pylist()) if ok]  # a song the model answers for
+        song = str(table["title"][placed[len(placed) // 7]])
         phases: dict[str, list[dict]] = {c: [] for c in codes}
         served: dict[tuple[str, str], list[dict]] = {(c, s): [] for c in codes for s, spec in servers.items()
                                                      if c == "this code" or not spec.new_code_only}
