@@ -8,8 +8,9 @@ duplicates handled (below) all three reach full recall, and Voyager built fastes
 p50; it installs as a wheel (hnswlib compiles from source here), is maintained, and takes the
 search depth per query, so concurrent queries share no mutable state.
 
-Duplicate vectors break HNSW graphs: every track whose features were all imputed has the same
-vector, and thousands of identical points form a clique the search cannot leave, which cut
+Duplicate vectors break HNSW graphs: in bundles from before issue 13 every track whose features
+were all imputed had the same vector (now such tracks are not indexed at all: only the model's
+tracks are), and thousands of identical points form a clique the search cannot leave, which cut
 recall@10 well below 1 at a million tracks (benchmarks/ann.py). So the graph holds one
 representative row per distinct vector, and a small table maps each representative to its
 duplicate rows.

@@ -3,7 +3,9 @@
 Used when serving looks an unknown title up live (the seed did this with Spotify). Same modes
 and distance as `recommend.py` (Euclidean in StandardScaler space), but the query is a feature
 vector instead of a catalog row: its cluster is the nearest KMeans centroid in PCA space, and a
-missing feature is imputed with the catalog mean, as the pipeline does. Kept beside recommend.py
+missing feature is filled with the catalog mean for this one query (the catalog's own tracks are
+never imputed; serving refuses a song with no feature at all). Only the model's tracks (in_model)
+are candidates. Kept beside recommend.py
 rather than inside it so that module's behaviour stays exactly as its owner wrote it.
 """
 

@@ -169,7 +169,7 @@ def _exact(ix: RecommendIndex, query: int, groups: list[Group], excluded: np.nda
         threshold = float(dist[-1]) ** 2 - q2 + slack  # every row that may tie or beat the k-th
         if bound > threshold:
             return top, dist
-    # ties at the k-th distance (e.g. identical imputed tracks): rank every row that may reach it
+    # ties at the k-th distance (e.g. identical feature vectors): rank every row that may reach it
     return _ranked(ix, query, _without(rows_at(np.flatnonzero(approx <= threshold)), excluded), k)
 
 

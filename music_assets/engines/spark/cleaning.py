@@ -62,7 +62,7 @@ with warnings.catch_warnings():
 
     @F.pandas_udf(T.DoubleType())
     def to_numeric(values: pd.Series) -> pd.Series:
-        """pandas' own parse of a text feature column, as the local impute coerces it."""
+        """pandas' own parse of a text feature column, as the local cleaning coerces it."""
         return pd.to_numeric(values, errors="coerce").astype("float64")
 
 
@@ -114,7 +114,7 @@ def _joined(unique: DataFrame, features: DataFrame) -> tuple[DataFrame, list[str
 
 
 def _output_columns(df: DataFrame, columns: list[str]) -> list[tuple[str, Column]]:
-    """impute's columns, in its order: the joined ones (features as float64, text filled), the
+    """finish's columns, in its order: the joined ones (features as float64, text filled), the
     dedup key and aliases, then whatever it adds (absent features, n_missing, text, genres)."""
     out: list[tuple[str, Column]] = []
     for name in columns:
