@@ -156,3 +156,18 @@ def test_when_every_chart_row_is_rejected_the_rejects_and_reasons_are_written_an
     assert "unbalanced quote" in message
     frame = pd.read_parquet(rejected)
     assert sorted(frame["title"].str[:1]) == ["A", "B", "C", "D"] and frame["reason"].notna().all()
+
+
+def test_the_readers_parse_rejects_count_toward_the_share_and_are_named(data: Path) -> None:
+    """track_features_rejected.parquet (the readers' unparsable values, FEATURE_REJECT_COLUMNS) is
+    read beside tracks_rejected.parquet: together above the share, publishing stops."""
+    ids = found_ids(storage.read_parquet(features_path(data)))[::6]
+    parse = pd.DataFrame({"source": "/srv/catalog/tracks.csv", "row": range(2, 2 + len(ids)), "track_id": ids,
+                          "column": "time_signature", "value": "04-Apr", "reason": "not a number"})
+    storage.write_parquet(parse, data / "assets" / "track_features_rejected.parquet")
+    result = run(data, ["tracks"])
+    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["tracks_rejected_share"]
+    assert not check.passed and "time_signature=04-Apr (not a number)" in check.description and ids[0] in check.description
+    assert check.metadata["examples"].value[0] == {"track_id": ids[0], "column": "time_signature", "value": "04-Apr",
+                                                   "reason": "not a number", "source": "/srv/catalog/tracks.csv", "row": 2}
+    assert str(data / "assets" / "track_features_rejected.parquet") in check.metadata["rejects_files"].value
