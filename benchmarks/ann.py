@@ -127,7 +127,7 @@ LIBS: dict[str, Callable[[], Lib]] = {"voyager": Voyager, "hnswlib": Hnswlib, "f
 def run(n_tracks: int, n_queries: int, efs: list[int], libs: list[str], m: int, ef_construction: int,
         threads: int, keep_duplicates: bool = False) -> list[dict[str, object]]:
     bundle = load_bundle(demo_models_dir(n_tracks))
-    x = np.ascontiguousarray(bundle.scaled, dtype=np.float32)
+    x = np.ascontiguousarray(bundle.scaled[bundle.in_model], dtype=np.float32)  # the model's tracks only
     xt, sq = np.ascontiguousarray(x.T), np.einsum("ij,ij->i", x, x)
     if keep_duplicates:
         reps, dups = np.arange(len(x)), Duplicates.empty()

@@ -52,12 +52,16 @@ def demo_models_dir(n_tracks: int, seed: int = 42, root: Path | None = None) -> 
     features = catalog.fetch_features(truth["track_id"].tolist())
     clean, _ = clean_tracks(unique, features)
     features_used = list(DEFAULT_MODEL_FEATURES)
-    embedding, coords = fit_embedding(clean, features_used, 2)
-    k = min(BENCH_K, len(clean) - 1)
+    in_model = clean[features_used].notna().all(axis=1).to_numpy()  # as track_embedding: none imputed
+    embedding, coords = fit_embedding(clean[in_model], features_used, 2)
+    k = min(BENCH_K, int(in_model.sum()) - 1)
     clusters = fit_clusters(coords, k, seed)
     for j in range(coords.shape[1]):
-        clean[f"pc_{j + 1}"] = coords[:, j]
-    clean["cluster"] = clusters.labels
+        clean[f"pc_{j + 1}"] = np.nan
+        clean.loc[in_model, f"pc_{j + 1}"] = coords[:, j]
+    clean["cluster"] = -1
+    clean.loc[in_model, "cluster"] = clusters.labels
+    clean["in_model"] = in_model
     version, _ = write_bundle(models, clean, embedding, clusters.centroids, settings={"default_mode": "normal"})
     registry.publish_pointer(models, version)
     return models
@@ -75,7 +79,8 @@ def ensure_ann(models: Path) -> None:
         return
     bundle = load_bundle(models)
     meta = json.loads((models / version / "model.json").read_text())
-    ann.write_index(models / version, bundle.scaled, meta["files"]["tracks.parquet"])
+    ann.write_index(models / version, bundle.scaled, meta["files"]["tracks.parquet"],
+                    rows=np.flatnonzero(bundle.in_model))
 
 
 def single_threaded_blas():

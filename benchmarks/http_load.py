@@ -247,9 +247,12 @@ def publish_later(data_dir: Path, models: Path, delay: float) -> threading.Threa
 
 def request_paths(models: Path, n: int, seed: int = 0, mode: str | None = None) -> list[str]:
     version = (models / "LATEST").read_text().strip()
-    table = pq.read_table(models / version / "tracks.parquet", columns=["title", "artist"])
+    path = models / version / "tracks.parquet"
+    flagged = "in_model" in pq.read_schema(path).names  # bundles cached before issue 13: every track
+    table = pq.read_table(path, columns=["title", "artist", *(["in_model"] if flagged else [])])
     rng = np.random.default_rng(seed)
-    rows = rng.integers(0, table.num_rows, n)
+    placed = np.flatnonzero(table["in_model"].to_numpy()) if flagged else np.arange(table.num_rows)  # songs the model answers for
+    rows = placed[rng.integers(0, len(placed), n)]
     titles, artists = table["title"].to_pylist(), table["artist"].to_pylist()
     extra = {"mode": mode} if mode else {}
     return ["/api/recommend?" + urllib.parse.urlencode({"song": titles[i], "artist": artists[i], "k": 10, **extra})

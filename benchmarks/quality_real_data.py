@@ -63,7 +63,7 @@ def demo_catalog(n_tracks: int) -> pd.DataFrame:
         storage.write_parquet(rows, Path(tmp) / "rows.parquet")
         unique = unique_tracks_from_parquet(Path(tmp) / "rows.parquet").to_pandas()
     clean, _ = clean_tracks(unique, src.fetch_features(list(unique["track_id"])))
-    return clean
+    return clean.dropna(subset=list(DEFAULT_MODEL_FEATURES)).reset_index(drop=True)  # the model's tracks
 
 
 def build_bundle(df: pd.DataFrame, models_dir: Path, k: int | None = None) -> tuple[str, int]:
@@ -78,8 +78,6 @@ def build_bundle(df: pd.DataFrame, models_dir: Path, k: int | None = None) -> tu
             tracks[col] = default
     if "alias_ids" not in tracks:
         tracks["alias_ids"] = [[] for _ in range(len(tracks))]
-    if "n_imputed" not in tracks:
-        tracks["n_imputed"] = 0
     version, _ = write_bundle(models_dir, tracks, embedding, clusters.centroids, settings={"default_mode": "normal"})
     return version, k
 

@@ -307,7 +307,12 @@ def main(argv: list[str] | None = None) -> int:
         import pyarrow.parquet as pq
 
         version = (models / "LATEST").read_text().strip()
-        song = str(pq.read_table(models / version / "tracks.parquet", columns=["title"]).column(0)[n // 7])
+        path = models / version / "tracks.parquet"
+        flagged = "in_model" in pq.read_schema(path).names  # bundles cached before issue 13: every track
+        table = pq.read_table(path, columns=["title", *(["in_model"] if flagged else [])])
+        placed = ([i for i, ok in enumerate(table["in_model"].to_pylist()) if ok] if flagged
+                  else list(range(table.num_rows)))  # a song the model answers for
+        song = str(table["title"][placed[len(placed) // 7]])
         phases: dict[str, list[dict]] = {c: [] for c in codes}
         served: dict[tuple[str, str], list[dict]] = {(c, s): [] for c in codes for s, spec in servers.items()
                                                      if c == "this code" or not spec.new_code_only}

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
           f"median {statistics.median(loads) * 1000:.0f} ms of 3")
 
     counts = tracks["title"].value_counts()  # a title no other song shares, so the page recommends
-    unique = tracks[tracks["title"].map(counts).eq(1)]
+    unique = tracks[tracks["title"].map(counts).eq(1) & model.bundle.in_model]  # and in the model
     title = unique["title"].iat[int(unique["chart_appearances"].to_numpy().argmax())]
     app = create_app(data_dir, live_lookup=None)
     client = app.test_client()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import numpy as np
+
 from music_assets import storage
 from music_assets.model.bundle import BundleError, load_bundle
 from music_assets.model.recommend import MODES, RecommendationError, find_tracks, recommend
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         query = hits[0]
     else:
-        query = int(bundle.tracks["chart_appearances"].to_numpy().argmax())
+        appearances = bundle.tracks["chart_appearances"].to_numpy(dtype=float)
+        query = int(np.where(bundle.in_model, appearances, -np.inf).argmax())  # the most charted the model holds
     mode = args.mode or bundle.default_mode
     row = bundle.tracks.iloc[query]
     print(f"Model {bundle.version} ({len(bundle.tracks):,} tracks, k={bundle.meta['k']})")

@@ -33,6 +33,11 @@ DEFAULT_MODEL_FEATURES: tuple[str, ...] = (
     "danceability", "energy", "loudness", "speechiness", "acousticness",
     "instrumentalness", "liveness", "valence", "tempo",
 )
+# The fewest of those a model is built from. Below 4, a distance is mostly one or two axes of
+# "how it sounds" (energy and loudness move together), so neighbours agree on little else; a
+# catalog that lost one or two columns to a spreadsheet (time_signature is not among the nine)
+# still gets a model, one that has lost most of them fails, naming the columns it lacks.
+MIN_MODEL_FEATURES = 4
 
 # What a source returns for each track it was asked about (track_features asset).
 TRACK_FEATURE_COLUMNS: tuple[str, ...] = (

@@ -49,6 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MUSIC_ADVISER_DATA_LOCK", "on", "`on`: a run holds `<data>/run.lock`, so runs from other processes never mix."),
     Setting("MUSIC_ADVISER_LOCK_WAIT", "0", "Seconds a run waits for that lock (0: fail at once, naming the holder)."),
     Setting("MUSIC_ADVISER_LEFTOVER_HOURS", "24", "Age after which retention removes crash leftovers (staging, temp files, unsealed builds)."),
+    Setting("MUSIC_ADVISER_MAX_REJECTED_SHARE", "0.05", "Share of feature values (or of tracks) rejected as unparsable or out of range above which publishing stops; below it each is rejected alone."),
     Setting("MUSIC_ADVISER_CHECK_INTERVAL", "1", "Serving: seconds between checks of `models/LATEST`."),
     Setting("MUSIC_ADVISER_TRACKS_CACHE", "auto", "Serving: folder of the tracks table workers share; `off`, or `auto` (with `--workers` > 1)."),
     Setting("MUSIC_ADVISER_SERVER", "granian", "Serving: `granian` (worker processes; held the attacks of `benchmarks/serving_attacks.py`) or `waitress`."),
@@ -108,6 +109,13 @@ def _number(env: Mapping[str, str], name: str) -> float:
         raise SettingsError(f"{name}={value!r} is not a number") from None
     if number < 0:
         raise SettingsError(f"{name}={value!r} must be >= 0")
+    return number
+
+
+def _share(env: Mapping[str, str], name: str) -> float:
+    number = _number(env, name)
+    if number > 1:
+        raise SettingsError(f"{name}={_get(env, name)!r} is a share: between 0 and 1")
     return number
 
 
@@ -240,6 +248,7 @@ class Settings:
     data_lock: bool = True
     lock_wait: float = 0.0  # seconds
     leftover_hours: float = 24.0
+    max_rejected_share: float = 0.05
     bench_cache: str = _DEFAULTS["MUSIC_ADVISER_BENCH_CACHE"]
     server: ServerKind = "granian"
     trusted_hosts: tuple[str, ...] | None = ("localhost", "127.0.0.1")
@@ -284,6 +293,7 @@ class Settings:
             data_lock=_switch(env, "MUSIC_ADVISER_DATA_LOCK"),
             lock_wait=_number(env, "MUSIC_ADVISER_LOCK_WAIT"),
             leftover_hours=_number(env, "MUSIC_ADVISER_LEFTOVER_HOURS"),
+            max_rejected_share=_share(env, "MUSIC_ADVISER_MAX_REJECTED_SHARE"),
             bench_cache=_get(env, "MUSIC_ADVISER_BENCH_CACHE"),
             server=_choice(env, "MUSIC_ADVISER_SERVER", ("granian", "waitress")),  # type: ignore[arg-type]
             trusted_hosts=_hosts(env, "MUSIC_ADVISER_TRUSTED_HOSTS"),

@@ -31,6 +31,9 @@ def healthz():
         "model_version": model.version,
         "tracks": int(len(model.bundle.tracks)),
         "default_mode": model.bundle.default_mode,
+        "features": list(model.bundle.features),
+        "tracks_in_model": int(model.bundle.in_model.sum()),
+        "featureless_share": float(model.bundle.catalog.get("featureless_share", 0.0)),
     })
 
 

@@ -88,11 +88,13 @@ def run(model: LoadedModel, params: RecommendParams, pick_first: bool,
             return _live(model, params, live_lookup, found.suggestions)
         raise NotFound(f"“{params.song}” is not in the catalog.", found.suggestions)
     outcome = Outcome(model, params, artist_ignored=found.artist_ignored)
+    # the model's tracks first: a twin without audio features is listed, but never picked first
+    matches = sorted(found.matches, key=lambda row: not model.bundle.in_model[row])
     if found.status == "ambiguous" and not pick_first:
-        outcome.choices = found.matches
+        outcome.choices = matches
         return outcome
-    outcome.query = found.matches[0]
-    outcome.choices = found.matches[1:] if found.status == "ambiguous" else []
+    outcome.query = matches[0]
+    outcome.choices = matches[1:] if found.status == "ambiguous" else []
     try:
         outcome.results = recommend(model.bundle, outcome.query, params.mode, params.k)
     except RecommendationError as exc:  # e.g. genre mode for a song without genres

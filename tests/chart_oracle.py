@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from music_assets.ingest.charts.rules import MAX_TEXT_LENGTH
 from music_assets.schema import CHART_COLUMNS
 
 S = r"[\t\n\f\r ]*"
@@ -39,11 +40,13 @@ BAD_URLS = ["", "https://open.spotify.com/track/notanid", f"https://open.spotify
             f"https://open.spotify.com/track/{ID}\v"]
 # column -> (good values, known-bad values, the whitespace a good value may be padded with)
 VALUES: dict[str, tuple[list[str], list[str], list[str]]] = {
-    "title": (["Chantaje", "Vente Pa' Ca, Remix", "ÉXITO"], ["", "  "], SPACES),
+    "title": (["Chantaje", "Vente Pa' Ca, Remix", "ÉXITO", "é" * MAX_TEXT_LENGTH, "🎵" * MAX_TEXT_LENGTH],
+              ["", "  ", "Two\nlines", "Song A,1,2017-01-01\r\nSong B", "x" * (MAX_TEXT_LENGTH + 1),
+               "🎵" * (MAX_TEXT_LENGTH + 1)], SPACES),
     "rank": (["1", "200", "3.0", "999999"], ["0", "-1", "1e2", "1000000", "3.5", "٣", "N/A", "3."], RE2_SPACES),
     "date": (["2017-01-01", "2020-02-29"], ["2017-02-30", "2019-02-29", "0000-01-01", "2017-13-01", "2017-1-1",
                                            "２０１７-01-01", "٢٠١٧-01-01", "2017-01-01\n", "yesterday"], [""]),
-    "artist": (["Shakira", "Bad Bunny"], ["", " "], SPACES),
+    "artist": (["Shakira", "Bad Bunny", "a" * MAX_TEXT_LENGTH], ["", " ", "A\rB", "a" * (MAX_TEXT_LENGTH + 1)], SPACES),
     "url": (GOOD_URLS, BAD_URLS, RE2_SPACES),
     "region": (["Argentina", "Global"], ["", "\u2003"], SPACES),
     "chart": (["top200", "viral50"], ["top2000", "Top200", " top200", ""], [""]),
@@ -77,6 +80,12 @@ def reason(row: dict[str, str | None]) -> str | None:
         return "empty title"
     if blank(row["artist"]):
         return "empty artist"
+    for column in ("title", "artist"):
+        if "\n" in row[column].strip() or "\r" in row[column].strip():
+            return f"{column} holds a line break (an unbalanced quote?)"
+    for column in ("title", "artist"):
+        if len(row[column].strip()) > MAX_TEXT_LENGTH:
+            return f"{column} longer than {MAX_TEXT_LENGTH} characters"
     if row["rank"] is None or not RANK.fullmatch(row["rank"]):
         return "rank is not a positive integer"
     if real_date(row["date"]) is None:

@@ -92,7 +92,10 @@ def reference(header: list[str], lines: list[str], mapping: dict[str, str] | Non
     """What the rules say about the file: Python's csv module splits the lines, the reference
     validator judges them; lines with the wrong number of fields are rejected as such."""
     good, rejected = [], []
-    for fields in csv.reader(io.StringIO("\n".join(lines), newline="")):
+    # one row per physical line (ingest/charts/quotes.py): a line whose quotes do not pair up is
+    # rejected as such, with its line number (the header is line 1)
+    for number, line in enumerate("\n".join(lines).split("\n"), start=2):
+        fields = next(csv.reader([line]), [])
         if not fields:
             continue
         by_name = dict(zip(header, fields))
@@ -101,6 +104,9 @@ def reference(header: list[str], lines: list[str], mapping: dict[str, str] | Non
                 for c in CHART_COLUMNS})
         if mapping is not None:
             row["url"] = TRACK_URL_PREFIX + row["url"]
+        if line.count('"') % 2:
+            rejected.append({**row, "reason": f'line {number} has an unbalanced quote (")'})
+            continue
         if len(fields) != len(header):
             rejected.append({**row, "reason": f"a line has {len(fields)} fields, expected {len(header)}"})
             continue
@@ -157,13 +163,22 @@ def test_many_small_blocks_are_gathered_into_few_row_groups(tmp_path: Path) -> N
     assert len(batches) > 20 and 2 <= row_groups <= len(good) // 1_000 + 1  # gathered, not one per block
 
 
-def test_quoted_line_breaks_across_block_boundaries_load(tmp_path: Path) -> None:
-    lines = [f'"Song {i}\nPart two",{1 + i % 200},2017-01-01,Artist,{TRACK_URL_PREFIX}{IDS[i % 3]},Global,top200,,1'
-             for i in range(5_000)]
+def test_unbalanced_quotes_across_block_boundaries_cost_their_lines_only(tmp_path: Path) -> None:
+    """Many values broken across lines, over many small blocks: each half is rejected with its line
+    number, every good line between them loads (none swallowed into a title)."""
+    lines = []
+    for i in range(2_000):
+        lines.append(f"Song {i},{1 + i % 200},2017-01-01,Artist,{TRACK_URL_PREFIX}{IDS[i % 3]},Global,top200,,1")
+        if i % 4 == 0:
+            lines.append(f'"Broken {i}\nPart two",1,2017-01-01,Artist,{TRACK_URL_PREFIX}{IDS[0]},Global,top200,,1')
     charts = CsvChartFile(ChartFileConfig(str(write_lines(tmp_path / "charts.csv", KAGGLE_HEADER, lines)),
                                           block_size=16 << 10))
     titles = [t for batch in charts.batches() for t in batch["title"].to_pylist()]
-    assert titles == [f"Song {i}\nPart two" for i in range(5_000)]
+    assert titles == [f"Song {i}" for i in range(2_000)]
+    rejected, unsampled = charts.drain_rejects()
+    reasons = rejected["reason"].to_pylist()
+    assert unsampled == 0 and len(reasons) == 2 * 500 and all("has an unbalanced quote" in r for r in reasons)
+    assert rejected["title"].to_pylist()[:2] == ["Broken 0", 'Part two"']
 
 
 def _ingest_threads() -> list[threading.Thread]:

@@ -28,7 +28,8 @@ def test_rules_pass_on_good_data() -> None:
     assert validation.unique_ids(GOOD).passed
     assert validation.no_nulls(GOOD, ["track_id", "danceability"]).passed
     assert validation.in_ranges(GOOD, FEATURE_RANGES).passed
-    assert validation.imputed_share(pd.Series([0, 1, 0]), 13, 0.10).passed
+    assert validation.featureless_share(pd.Series([0, 1, 0]), 13, 0.10).passed
+    assert validation.in_ranges(GOOD.assign(tempo=[90.0, np.nan, 1.0]), FEATURE_RANGES, allow_missing=True).passed
     assert validation.enough_rows(3, 3).passed
     assert validation.clusters_not_tiny(np.array([0] * 50 + [1] * 50), 2, 0.05, 10).passed
 
@@ -39,10 +40,15 @@ def test_rules_fail_on_crafted_bad_data() -> None:
     assert not validation.in_ranges(nan, FEATURE_RANGES).passed  # NaN is not inside any range
     out = validation.in_ranges(GOOD.assign(tempo=[90.0, 400.0, -1.0]), FEATURE_RANGES)
     assert not out.passed and out.metadata["out_of_range"] == {"tempo": 2}
+    assert out.metadata["examples"] == [{"track_id": "b", "column": "tempo", "value": 400.0},
+                                        {"track_id": "c", "column": "tempo", "value": -1.0}]
+    assert "b tempo=400.0" in out.description  # the check names the tracks, not only counts
     dup = validation.unique_ids(GOOD.assign(track_id=["a", "a", "c"]))
     assert not dup.passed and dup.metadata["examples"] == ["a"]
     assert not validation.no_nulls(GOOD, ["loudness"]).passed  # a missing column is a failure too
-    assert not validation.imputed_share(pd.Series([13, 13, 0]), 13, 0.10).passed
+    assert not validation.featureless_share(pd.Series([13, 13, 0]), 13, 0.10).passed
+    nulls = validation.no_nulls(GOOD.assign(title=["x", None, "z"]), ["title"])
+    assert not nulls.passed and nulls.metadata["examples"] == {"title": ["b"]}
     assert not validation.enough_rows(2, 3).passed
     degenerate = validation.clusters_not_tiny(np.array([0] * 98 + [1] * 2), 3, 0.005, 10)
     assert not degenerate.passed and degenerate.metadata["cluster_sizes"] == [98, 2, 0]
@@ -60,7 +66,7 @@ def data_copy(demo_data_dir: Path, tmp_path: Path) -> Path:
 def test_dagster_checks_pass_on_the_demo_catalog(demo_data_dir: Path) -> None:
     store = DataStore(data_dir=str(demo_data_dir))
     for check in (checks.tracks_unique_ids, checks.tracks_no_nulls, checks.tracks_features_in_range,
-                  checks.tracks_imputed_share, checks.tracks_enough, checks.embedding_variance_recorded,
+                  checks.tracks_featureless_share, checks.tracks_rejected_share, checks.tracks_enough, checks.embedding_variance_recorded,
                   checks.clusters_not_tiny):
         result = check(store=store)
         assert result.passed, (check.name if hasattr(check, "name") else check, result.description)
@@ -69,12 +75,15 @@ def test_dagster_checks_pass_on_the_demo_catalog(demo_data_dir: Path) -> None:
 def test_dagster_checks_fail_on_a_nan_an_out_of_range_value_and_a_tiny_cluster(data_copy: Path) -> None:
     store = DataStore(data_dir=str(data_copy))
     tracks = storage.read_parquet(store.asset_path("tracks"))
-    tracks.loc[0, "energy"] = np.nan
+    tracks.loc[0, "title"] = None
     tracks.loc[1, "loudness"] = 12.0
+    tracks.loc[2, "energy"] = np.nan  # missing is allowed (never imputed), out of range is not
     storage.write_parquet(tracks, store.asset_path("tracks"))
-    assert not checks.tracks_no_nulls(store=store).passed
+    no_title = checks.tracks_no_nulls(store=store)
+    assert not no_title.passed and tracks.loc[0, "track_id"] in no_title.description
     failed = checks.tracks_features_in_range(store=store)
-    assert not failed.passed and "loudness" in failed.description and "energy" in failed.description
+    assert not failed.passed and "loudness" in failed.description and "energy" not in failed.description
+    assert f"{tracks.loc[1, 'track_id']} loudness=12.0" in failed.description
     clusters = storage.read_parquet(store.asset_path("track_clusters"))
     k = int(clusters["cluster"].max()) + 1
     clusters["cluster"] = 0

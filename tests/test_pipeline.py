@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from music_assets.text import normalize_text
-from music_assets.schema import FEATURE_COLUMNS, FEATURE_RANGES
+from music_assets.schema import DEFAULT_MODEL_FEATURES, FEATURE_COLUMNS, FEATURE_RANGES
 from tests.conftest import SMALL_DEMO_TRACKS
 
 
@@ -43,18 +45,18 @@ def test_unique_tracks_one_row_per_id(demo_data_dir: Path) -> None:
     assert unique["chart_appearances"].sum() == len(rows)
 
 
-def test_tracks_clean_unique_imputed_in_range(demo_data_dir: Path) -> None:
+def test_tracks_clean_unique_nothing_imputed_in_range(demo_data_dir: Path) -> None:
     tracks = read(demo_data_dir, "tracks")
     unique = read(demo_data_dir, "unique_tracks")
     assert tracks["track_id"].is_unique
-    assert tracks[list(FEATURE_COLUMNS)].notna().all().all()
     for col, (lo, hi) in FEATURE_RANGES.items():
-        assert tracks[col].between(lo, hi).all(), col
-    keys = [(normalize_text(t), normalize_text(a)) for t, a in zip(tracks["title"], tracks["artist"])]
-    assert len(set(keys)) == len(keys), "a song survived deduplication twice"
+        present = tracks[col].dropna()
+        assert present.between(lo, hi).all(), col
     merged = sum(len(a) for a in tracks["alias_ids"])
     assert merged > 0 and len(tracks) + merged == len(unique)
-    assert (tracks["n_imputed"] > 0).any()
+    # the demo's featureless tracks stay featureless (never given a mean), counted per row
+    featureless = tracks["n_missing"] == len(FEATURE_COLUMNS)
+    assert featureless.any() and tracks.loc[featureless, list(FEATURE_COLUMNS)].isna().all().all()
     # shared titles by different artists are distinct songs and must all survive
     assert tracks["title"].map(normalize_text).duplicated().any()
 
@@ -67,13 +69,25 @@ def test_elbow_and_clusters(demo_data_dir: Path) -> None:
     assert 2 <= k <= 15
     clusters = read(demo_data_dir, "track_clusters")
     assert set(clusters["cluster"]) == set(range(k))
-    assert len(clusters) == len(read(demo_data_dir, "tracks"))
+    tracks = read(demo_data_dir, "tracks")
+    complete = tracks[list(DEFAULT_MODEL_FEATURES)].notna().all(axis=1)
+    assert len(clusters) == int(complete.sum()) < len(tracks)  # the model's tracks: every feature present
+    assert set(clusters["track_id"]) == set(tracks.loc[complete, "track_id"])
 
 
 def test_published_bundle_matches_assets(demo_data_dir: Path, demo_bundle) -> None:
     assert (demo_data_dir / "models" / "LATEST").read_text().strip() == demo_bundle.version
     assert len(demo_bundle.tracks) == len(read(demo_data_dir, "tracks"))
     assert not list((demo_data_dir / "models").glob("**/*.pkl"))
-    # the stored scaler reproduces standardized features: mean ~0, std ~1
-    assert np.allclose(demo_bundle.scaled.mean(axis=0), 0, atol=1e-3)
-    assert np.allclose(demo_bundle.scaled.std(axis=0), 1, atol=1e-2)
+    # the stored scaler reproduces standardized features on the model's tracks: mean ~0, std ~1;
+    # the others are in the bundle (searchable) without features, coordinates or a cluster
+    model = demo_bundle.scaled[demo_bundle.in_model]
+    assert np.allclose(model.mean(axis=0), 0, atol=1e-3)
+    assert np.allclose(model.std(axis=0), 1, atol=1e-2)
+    outside = demo_bundle.tracks[~demo_bundle.in_model]
+    assert len(outside) and outside["pc_1"].isna().all() and (outside["cluster"] == -1).all()
+    assert np.isnan(demo_bundle.scaled[~demo_bundle.in_model]).any(axis=1).all()  # a used feature missing
+    catalog = json.loads((demo_bundle.path / "model.json").read_text())["catalog"]
+    assert catalog["features_used"] == demo_bundle.features == list(DEFAULT_MODEL_FEATURES)
+    assert catalog["tracks_in_model"] == int(demo_bundle.in_model.sum())
+    assert catalog["tracks_without_features"] == int((demo_bundle.tracks["n_missing"] == len(FEATURE_COLUMNS)).sum()) > 0

@@ -56,6 +56,8 @@ def test_defaults_and_typed_values() -> None:
     ("MUSIC_ADVISER_RECCOBEATS", "maybe", "use on or off"),
     ("MUSIC_ADVISER_CHECK_INTERVAL", "soon", "is not a number"),
     ("MUSIC_ADVISER_CHECK_INTERVAL", "-1", "must be >= 0"),
+    ("MUSIC_ADVISER_MAX_REJECTED_SHARE", "5%", "is not a number"),
+    ("MUSIC_ADVISER_MAX_REJECTED_SHARE", "5", "is a share: between 0 and 1"),
 ])
 def test_a_bad_value_names_the_variable(variable: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=f"{variable}=.*{message}"):

@@ -242,7 +242,8 @@ def test_whole_graph_on_ph_daily_charts(tmp_path: Path, shared_data: Path) -> No
     assert feats["found"].all() and len(feats) == len(unique)  # every chart track is in the tracks file
     assert feats["genres"].map(len).gt(0).mean() > 0.85  # README: 93.8% of artists have genres
     tracks = read(tmp_path / "data", "tracks")
-    assert tracks[list(FEATURE_COLUMNS)].notna().all().all()
+    # the few tracks the file gives no features for stay without (never imputed), out of the model
+    assert tracks[list(FEATURE_COLUMNS)].notna().all(axis=1).mean() > 0.95
     assert (tmp_path / "data" / "models" / "LATEST").is_file()
 
 

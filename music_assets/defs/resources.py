@@ -34,6 +34,8 @@ class DataStore(dg.ConfigurableResource):
     lock: bool = True
     lock_wait_seconds: float = 0.0  # how long a run waits for another run's lock before failing
     leftover_age_hours: float = 24.0  # crash leftovers older than this are removed (model_retention)
+    # share of feature values (or tracks) rejected, parse or range, above which publishing stops (checks.py)
+    max_rejected_share: float = 0.05
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["DataStore"]:
@@ -277,7 +279,8 @@ def build_resources(settings: Settings | None = None, data_dir: str | None = Non
     """store, source and engine as the settings (default: the environment) name them."""
     settings = settings or Settings.from_env()
     store = DataStore(data_dir=data_dir or settings.data_dir, incoming_dir=settings.incoming_dir, lock=settings.data_lock,
-                      lock_wait_seconds=settings.lock_wait, leftover_age_hours=settings.leftover_hours)
+                      lock_wait_seconds=settings.lock_wait, leftover_age_hours=settings.leftover_hours,
+                      max_rejected_share=settings.max_rejected_share)
     return {"store": store,
             "source": SourceResource.from_settings(settings.source, _spotify_urls(settings)),
             "engine": EngineResource.from_settings(settings.engine)}

@@ -23,6 +23,26 @@ def embedding_params(store: DataStore) -> Embedding:
     return Embedding.from_dict(storage.read_json(embedding_params_path(store)))
 
 
+def parse_rejects_path(store: DataStore) -> storage.StorePath:
+    """track_features' rejected values (a value the reader could not parse), FEATURE_REJECT_COLUMNS."""
+    return store.asset_path("track_features_rejected")
+
+
+def range_rejects_path(store: DataStore) -> storage.StorePath:
+    """tracks' rejected values (outside the documented range, ingest/cleaning.py), FEATURE_REJECT_COLUMNS."""
+    return store.asset_path("tracks_rejected")
+
+
+def model_tracks_path(store: DataStore) -> storage.StorePath:
+    """track_embedding's choice: the features used, those dropped and why, and the catalog's coverage
+    (training/features.py FeatureChoice.summary), which the bundle and /model carry."""
+    return store.asset_path("track_embedding", ".features.json")
+
+
+def model_tracks(store: DataStore) -> dict:
+    return storage.read_json(model_tracks_path(store))
+
+
 def centroids_path(store: DataStore) -> storage.StorePath:
     """track_clusters' KMeans centroids, one row per cluster."""
     return store.asset_path("track_clusters_centroids")

@@ -65,12 +65,14 @@ class Engine(Protocol):
         ...
 
     def clean_tracks(self, unique: storage.StorePath, features: storage.StorePath, out: storage.StorePath) -> CleaningReport:
-        """Join, dedupe and impute into `out` (ingest/cleaning.py's rules)."""
+        """Reject out-of-range values, join and dedupe into `out` (ingest/cleaning.py's rules; no
+        imputation); the report carries the reject rows."""
         ...
 
     def fit_embedding(self, tracks: storage.StorePath, features: list[str], n_components: int,
                       out: storage.StorePath) -> Embedding:
-        """Scaler + PCA on `features`; coordinates (track_id, pc_1..pc_n) written to `out`."""
+        """Scaler + PCA on `features` over the tracks that have a value for each of them (the rest
+        are left out, never imputed); coordinates (track_id, pc_1..pc_n) of those written to `out`."""
         ...
 
     def elbow_curve(self, embedding: storage.StorePath, k_values: range, seed: int, sample_size: int,

@@ -40,13 +40,14 @@ class LocalEngine:
 
     def clean_tracks(self, unique: storage.StorePath, features: storage.StorePath, out: storage.StorePath) -> CleaningReport:
         clean, report = clean_tracks(storage.read_parquet(unique),
-                                     storage.read_parquet(features, columns=list(TRACK_FEATURE_COLUMNS)))
+                                     storage.read_parquet(features, columns=list(TRACK_FEATURE_COLUMNS)), features.name)
         storage.write_parquet(clean, out)
         return report
 
     def fit_embedding(self, tracks: storage.StorePath, features: list[str], n_components: int,
                       out: storage.StorePath) -> Embedding:
-        frame = storage.read_parquet(tracks, columns=["track_id", *features])
+        # the model's tracks: those with every used feature (training/features.py); none imputed
+        frame = storage.read_parquet(tracks, columns=["track_id", *features]).dropna(subset=features).reset_index(drop=True)
         embedding, coords = fit.fit_embedding(frame, features, n_components)
         table = pd.DataFrame(coords, columns=[f"pc_{i + 1}" for i in range(coords.shape[1])])
         table.insert(0, "track_id", frame["track_id"].to_numpy())

@@ -8,8 +8,9 @@ duplicates handled (below) all three reach full recall, and Voyager built fastes
 p50; it installs as a wheel (hnswlib compiles from source here), is maintained, and takes the
 search depth per query, so concurrent queries share no mutable state.
 
-Duplicate vectors break HNSW graphs: every track whose features were all imputed has the same
-vector, and thousands of identical points form a clique the search cannot leave, which cut
+Duplicate vectors break HNSW graphs: in bundles from before issue 13 every track whose features
+were all imputed had the same vector (now such tracks are not indexed at all: only the model's
+tracks are), and thousands of identical points form a clique the search cannot leave, which cut
 recall@10 well below 1 at a million tracks (benchmarks/ann.py). So the graph holds one
 representative row per distinct vector, and a small table maps each representative to its
 duplicate rows.
@@ -148,14 +149,24 @@ class AnnIndex:
         return self.duplicates.expand(labels), dist
 
 
-def build_index(scaled: np.ndarray, params: AnnParams = AnnParams(), threads: int = -1):
-    """(Voyager index over the distinct rows of `scaled`, labelled by row number; duplicates)."""
+def build_index(scaled: np.ndarray, params: AnnParams = AnnParams(), threads: int = -1,
+                rows: np.ndarray | None = None):
+    """(Voyager index over the distinct rows of `scaled`, labelled by row number; duplicates).
+    With `rows`, only those rows are indexed (the model's tracks: the others have no features)."""
     import voyager
 
     x = np.ascontiguousarray(scaled, dtype=np.float32)
     if x.ndim != 2 or not len(x):
         raise AnnIndexError(f"need a non-empty n x d matrix, got shape {x.shape}")
-    reps, duplicates = unique_rows(x)
+    if rows is None:
+        reps, duplicates = unique_rows(x)
+    else:
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            raise AnnIndexError("no rows to index")
+        local_reps, local_dups = unique_rows(x[rows])
+        reps = rows[local_reps]
+        duplicates = Duplicates(rows[local_dups.label], rows[local_dups.row])
     index = voyager.Index(voyager.Space.Euclidean, num_dimensions=x.shape[1], M=params.m,
                           ef_construction=params.ef_construction, random_seed=params.seed,
                           max_elements=len(reps))
@@ -164,12 +175,12 @@ def build_index(scaled: np.ndarray, params: AnnParams = AnnParams(), threads: in
 
 
 def write_index(bundle_dir: storage.Location, scaled: np.ndarray, tracks_sha256: str,
-                params: AnnParams = AnnParams(), threads: int = -1) -> AnnMeta:
+                params: AnnParams = AnnParams(), threads: int = -1, rows: np.ndarray | None = None) -> AnnMeta:
     """Build an index for `scaled` and store it in `bundle_dir` (local or object store); each file
     appears whole (storage.atomic_path) and the JSON sidecar comes last, so a reader never pairs a
     new sidecar with an old index."""
     bundle_dir = storage.as_path(bundle_dir)
-    index, duplicates = build_index(scaled, params, threads)
+    index, duplicates = build_index(scaled, params, threads, rows)
     with storage.atomic_path(bundle_dir / INDEX_FILE) as tmp:
         index.save(str(tmp))  # Voyager writes a local file; storage moves or uploads it
         index_sha256 = storage.file_sha256(tmp)

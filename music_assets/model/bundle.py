@@ -57,9 +57,11 @@ T = TypeVar("T")
 # normalize_text(title), computed once when the bundle is written so loading needs no per-row Python.
 TITLE_KEY = "title_key"
 LIST_COLUMNS = ("genres", "alias_ids")
+IN_MODEL = "in_model"  # the model was built on the track: it has every feature used (never imputed)
+NO_CLUSTER = -1  # the cluster of a track not in the model
 BUNDLE_TRACK_COLUMNS = (
     "track_id", "title", "artist", "genres", "preview_url", "cover_url", "has_preview",
-    "chart_appearances", "alias_ids", "n_imputed", "cluster",
+    "chart_appearances", "alias_ids", "n_missing", "cluster", IN_MODEL,
 )
 
 
@@ -81,6 +83,7 @@ def build_bundle(
     settings: dict[str, Any],
     now: datetime | None = None,
     share_tracks_from: storage.Location | None = None,
+    catalog: dict[str, Any] | None = None,
 ) -> tuple[str, storage.StorePath]:
     """Write a new build (tracks + build.json) and return (version, path); not yet a bundle.
 
@@ -90,6 +93,7 @@ def build_bundle(
     a server-side copy on an object store (nothing uploaded).
     """
     models_dir = storage.as_path(models_dir)
+    tracks = _with_coverage(tracks, embedding.features)
     missing = [c for c in (*BUNDLE_TRACK_COLUMNS, *embedding.features) if c not in tracks]
     if missing:
         raise BundleError(f"bundle tracks lack column(s): {', '.join(missing)}")
@@ -111,6 +115,8 @@ def build_bundle(
             "settings": settings,
             "files": {TRACKS_FILE: tracks_hash},
         }
+        if catalog is not None:  # features used and dropped, tracks in the model, featureless share
+            meta["catalog"] = catalog
         storage.write_json(meta, staging / BUILD_FILE)
         final = models_dir / version
         if share_tracks_from is not None and _tracks_sha256(share_tracks_from) == tracks_hash:
@@ -121,6 +127,17 @@ def build_bundle(
                 (staging / TRACKS_FILE).unlink()  # already in place: only build.json is uploaded
         storage.publish_folder(staging, final, last=BUILD_FILE)
         return version, final
+
+
+def _with_coverage(tracks: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """`in_model` and `n_missing` derived from the features when a caller (a tool, a test) did not
+    give them: in the model exactly when every feature used has a value and the track a cluster."""
+    present = [f for f in features if f in tracks]
+    if IN_MODEL not in tracks and "cluster" in tracks and present:
+        tracks = tracks.assign(**{IN_MODEL: tracks[present].notna().all(axis=1).to_numpy() & (tracks["cluster"].to_numpy() >= 0)})
+    if "n_missing" not in tracks and present:
+        tracks = tracks.assign(n_missing=tracks[present].isna().sum(axis=1).astype("int16"))
+    return tracks
 
 
 def seal_bundle(bundle_dir: storage.Location) -> dict[str, Any]:
@@ -256,6 +273,25 @@ class ModelBundle:
     @property
     def features(self) -> list[str]:
         return self.embedding.features
+
+    @cached_property
+    def in_model(self) -> np.ndarray:
+        """Per row, whether the model was built on it (every feature used present): only those
+        are ever recommended. Bundles from before issue 13 imputed every track: all True."""
+        if IN_MODEL in self.tracks.columns:
+            return self.tracks[IN_MODEL].to_numpy(dtype=bool)
+        return np.ones(len(self.tracks), dtype=bool)
+
+    @property
+    def catalog(self) -> dict[str, Any]:
+        """model.json's "catalog": features used and dropped, tracks in the model, featureless share."""
+        found = self.meta.get("catalog")
+        if isinstance(found, dict):
+            return found
+        n = len(self.tracks)
+        return {"features_used": list(self.features), "features_dropped": {}, "tracks": n,
+                "tracks_in_model": int(self.in_model.sum()), "tracks_without_features": n - int(self.in_model.sum()),
+                "featureless_share": round((n - int(self.in_model.sum())) / n, 6) if n else 0.0}
 
     @property
     def default_mode(self) -> str:

@@ -3,7 +3,9 @@
 Used when serving looks an unknown title up live (the seed did this with Spotify). Same modes
 and distance as `recommend.py` (Euclidean in StandardScaler space), but the query is a feature
 vector instead of a catalog row: its cluster is the nearest KMeans centroid in PCA space, and a
-missing feature is imputed with the catalog mean, as the pipeline does. Kept beside recommend.py
+missing feature is filled with the catalog mean for this one query (the catalog's own tracks are
+never imputed; serving refuses a song with no feature at all). Only the model's tracks (in_model)
+are candidates. Kept beside recommend.py
 rather than inside it so that module's behaviour stays exactly as its owner wrote it.
 """
 
@@ -55,6 +57,7 @@ def recommend_for_features(bundle: ModelBundle, features: Mapping[str, float], g
     else:
         raise RecommendationError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     tracks = bundle.tracks
+    candidates = candidates[bundle.in_model[candidates]]  # a track without features is never recommended
     if exclude_title_artist:  # the same song, if the catalog has it under another id
         title, artist = (normalize_text(x) for x in exclude_title_artist)
         same = [i for i in bundle.title_index.get(title, []) if normalize_text(tracks["artist"].iat[i]) == artist]

@@ -6,7 +6,7 @@ Modes:
 - genre:   the seed's other mode: only tracks sharing at least one genre, nearest first.
 - nearest: nearest in the full scaled feature space, no cluster boundary.
 The query itself and its duplicates (same id, alias ids, same normalized title+artist) are
-never recommended.
+never recommended, nor is a track outside the model (no audio features: `check_recommendable`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,19 @@ MAX_K = 100
 
 class RecommendationError(ValueError):
     """A request that cannot be answered; the message is fit to show a listener."""
+
+
+class NoAudioFeatures(RecommendationError):
+    """The query is in the catalog (searchable) but not in the model: it lacks audio features."""
+
+
+def check_recommendable(bundle: ModelBundle, query: int) -> None:
+    """The one gate for a catalog track as a query: a track the model was not built on (no value
+    for a feature it uses) gets this answer, never neighbours at distance 0.0 among the others."""
+    if not bundle.in_model[query]:
+        title = str(bundle.tracks["title"].iat[query]) or str(bundle.tracks["track_id"].iat[query])
+        raise NoAudioFeatures(f"{title} has no audio features in the catalog, so it cannot be compared "
+                              "with other songs: it is searchable but never recommended")
 
 
 # Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which
@@ -48,7 +61,9 @@ def find_tracks(bundle: ModelBundle, title: str, artist: str | None = None) -> l
     if artist:
         wanted = normalize_text(artist)
         hits = np.array([i for i in hits if wanted in normalize_text(bundle.tracks["artist"].iat[i])], dtype=int)
-    order = np.argsort(-bundle.tracks["chart_appearances"].to_numpy()[hits], kind="stable") if len(hits) else []
+    # the model's tracks first (a twin without features cannot be answered for), then the most charted
+    order = (np.lexsort((-bundle.tracks["chart_appearances"].to_numpy()[hits], ~bundle.in_model[hits]))
+             if len(hits) else [])
     return [int(hits[i]) for i in order]
 
 
@@ -154,7 +169,7 @@ def _exact(ix: RecommendIndex, query: int, groups: list[Group], excluded: np.nda
         threshold = float(dist[-1]) ** 2 - q2 + slack  # every row that may tie or beat the k-th
         if bound > threshold:
             return top, dist
-    # ties at the k-th distance (e.g. identical imputed tracks): rank every row that may reach it
+    # ties at the k-th distance (e.g. identical feature vectors): rank every row that may reach it
     return _ranked(ix, query, _without(rows_at(np.flatnonzero(approx <= threshold)), excluded), k)
 
 
@@ -197,6 +212,7 @@ def recommend(bundle: ModelBundle, query: int, mode: str = "normal", k: int = 10
     """
     if not 1 <= k <= MAX_K:
         raise RecommendationError(f"k must be between 1 and {MAX_K}, got {k}")
+    check_recommendable(bundle, query)
     ix = recommend_index(bundle)
     groups = _groups(bundle, ix, query, mode)
     excluded = ix.excluded(query)

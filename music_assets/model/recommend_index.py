@@ -105,14 +105,23 @@ class RecommendIndex:
     """Per-bundle arrays for recommend(); see the module docstring."""
 
     def __init__(self, bundle: ModelBundle) -> None:
-        scaled = np.ascontiguousarray(bundle.scaled, dtype=np.float32)
+        scaled = np.array(bundle.scaled, dtype=np.float32, order="C")
+        # Only the model's tracks are ever recommended (model/bundle.py in_model): the others have
+        # no features (NaN here, zeroed so no sum meets a NaN) and sit in no group.
+        self.recommendable = np.asarray(bundle.in_model, dtype=bool) & np.isfinite(scaled).all(axis=1)
+        scaled[~self.recommendable] = 0.0
         self.scaled = scaled
         self.n, self.f = scaled.shape
         self.sq_norms = np.einsum("ij,ij->i", scaled, scaled)
         self.max_sq_norm = float(self.sq_norms.max()) if self.n else 0.0
-        self.all = Group(None, self._scan(scaled, self.sq_norms))
+        everyone = self.recommendable.all()
+        rows = None if everyone else np.flatnonzero(self.recommendable).astype(np.int64)
+        full_scan = self._scan(scaled, self.sq_norms)
+        self.all = Group(rows, full_scan if everyone else np.ascontiguousarray(full_scan[:, rows]))
+        self._full_scan = full_scan
         self.clusters = np.asarray(bundle.clusters)
-        self._cluster_groups = self._groups(self.clusters.astype(np.int64))
+        self._cluster_groups = self._groups(np.where(self.recommendable, self.clusters, -1).astype(np.int64))
+        self._cluster_groups.pop(-1, None)
         self._build_genres(bundle)
         self._cluster_cache: dict[int, Group] = {}
         self._genre_cache: dict[int, Group] = {}
@@ -158,7 +167,8 @@ class RecommendIndex:
         self.genre_codes = codes
         self.genre_code_list: list[int] = codes.tolist()  # slicing a list beats a numpy slice + tolist
         by_code = self._groups(codes.astype(np.int64))
-        self._genre_rows = {c: _distinct_sorted(parents[pos]) for c, pos in by_code.items()}
+        self._genre_rows = {c: rows for c, pos in by_code.items()
+                            if len(rows := _distinct_sorted(parents[pos][self.recommendable[parents[pos]]]))}
 
     def _title_groups(self, bundle: ModelBundle) -> None:
         """Which rows share their normalized title with another row (vectorised, from the bundle's
@@ -192,7 +202,7 @@ class RecommendIndex:
             with self._lock:  # built on first use; a second thread waits rather than builds twice
                 group = cache.get(key)
                 if group is None:
-                    group = Group(rows, np.ascontiguousarray(self.all.scan[:, rows]))
+                    group = Group(rows, np.ascontiguousarray(self._full_scan[:, rows]))
                     cache[key] = group
         return group
 
@@ -208,6 +218,10 @@ class RecommendIndex:
     def cluster_group(self, query: int) -> Group:
         key = int(self.clusters[query])
         return self._group(self._cluster_cache, self._cluster_groups[key], key)
+
+    def has_group(self, query: int) -> bool:
+        """The query's cluster exists (False for a track outside the model)."""
+        return int(self.clusters[query]) in self._cluster_groups
 
     def genres_of(self, row: int) -> np.ndarray:
         return self.genre_codes[self.genre_offsets[row]:self.genre_offsets[row + 1]]

@@ -49,9 +49,13 @@ class Catalog:
     artists: Sequence[str]
     popularity: np.ndarray  # chart appearances per track
     features: np.ndarray  # n x f, standardized
+    in_model: np.ndarray | None = None  # bool per track; None: all. Only these are queried or recommended
 
     def __len__(self) -> int:
         return len(self.artists)
+
+    def model_rows(self) -> np.ndarray:
+        return np.arange(len(self)) if self.in_model is None else np.flatnonzero(self.in_model)
 
 
 def genre_share(catalog: Catalog) -> float:
@@ -64,20 +68,24 @@ def sample_queries(catalog: Catalog, n: int, seed: int) -> np.ndarray:
     among all tracks when none does, so the other metrics are still measured."""
     if len(catalog) == 0:
         raise ValueError("the catalog is empty: nothing to evaluate")
-    eligible = np.flatnonzero([len(g) > 0 for g in catalog.genres])
+    rows = catalog.model_rows()  # a track outside the model is never a query (it gets no recommendations)
+    eligible = rows[[len(catalog.genres[i]) > 0 for i in rows]]
     if len(eligible) == 0:
-        eligible = np.arange(len(catalog))
+        eligible = rows
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(eligible, size=min(n, len(eligible)), replace=False))
 
 
-def random_recommender(n_tracks: int, k: int, seed: int) -> Recommender:
-    """The floor: k distinct tracks drawn uniformly, never the query itself."""
+def random_recommender(n_tracks: int, k: int, seed: int, rows: np.ndarray | None = None) -> Recommender:
+    """The floor: k distinct tracks drawn uniformly (from `rows`, the model's tracks, when given),
+    never the query itself."""
     rng = np.random.default_rng(seed)
+    pool = np.arange(n_tracks) if rows is None else np.asarray(rows)
 
     def recommend(query: int) -> list[int]:
-        picks = rng.choice(n_tracks - 1, size=min(k, n_tracks - 1), replace=False)
-        return [int(p + (p >= query)) for p in picks]  # skip over the query's own row
+        others = pool[pool != query]
+        picks = rng.choice(len(others), size=min(k, len(others)), replace=False)
+        return [int(others[p]) for p in picks]
 
     return recommend
 
@@ -127,7 +135,7 @@ def evaluate_modes(catalog: Catalog, recommenders: dict[str, Recommender], queri
                    k: int = 10, seed: int = 0) -> pd.DataFrame:
     """One row per mode (plus the random floor), one column per metric, on the same queries."""
     rows = []
-    for mode, rec in {**recommenders, RANDOM_MODE: random_recommender(len(catalog), k, seed)}.items():
+    for mode, rec in {**recommenders, RANDOM_MODE: random_recommender(len(catalog), k, seed, catalog.model_rows())}.items():
         rows.append({"mode": mode, **evaluate_mode(catalog, rec, queries, k)})
     return pd.DataFrame(rows, columns=["mode", *METRICS])
 
@@ -195,6 +203,7 @@ def catalog_from_bundle(bundle: ModelBundle) -> Catalog:
         artists=[normalize_text(a) for a in bundle.tracks["artist"]],
         popularity=bundle.tracks["chart_appearances"].to_numpy(dtype=np.float64),
         features=np.asarray(bundle.scaled, dtype=np.float64),
+        in_model=None if bundle.in_model.all() else bundle.in_model,
     )
 
 

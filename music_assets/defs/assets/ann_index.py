@@ -10,6 +10,7 @@ enough there (benchmarks/ann.py measures where the index starts to pay).
 import time
 
 import dagster as dg
+import numpy as np
 
 from music_assets import storage
 from music_assets.defs.bundle_io import BundleRef
@@ -44,7 +45,8 @@ def ann_index(context: dg.AssetExecutionContext, config: AnnIndexConfig, recomme
         return dg.MaterializeResult(metadata={**common, "built": False})
     params = ann.AnnParams(m=config.m, ef_construction=config.ef_construction, ef_search=config.ef_search)
     t0 = time.perf_counter()
-    written = ann.write_index(path, bundle.scaled, bundle.meta["files"][TRACKS_FILE], params, config.threads)
+    written = ann.write_index(path, bundle.scaled, bundle.meta["files"][TRACKS_FILE], params, config.threads,
+                              rows=np.flatnonzero(bundle.in_model))  # only the model's tracks are ever found
     build_s = time.perf_counter() - t0
     size = storage.size(path / ann.INDEX_FILE)
     context.log.info(f"ANN index over {written.n_indexed:,} distinct vectors of {n:,} tracks in {build_s:.1f} s")

@@ -49,9 +49,16 @@ def chart_rows(context: dg.AssetExecutionContext, store: DataStore, source: Sour
 
     try:
         load = runner.load_chart_rows(src, path, progress)
-    except NoValidChartRows as exc:  # the previous chart_rows file stays in place
-        raise dg.Failure(f"source {src.name!r} produced no valid chart rows ({exc.load.report.rows_read:,} read): "
-                         f"{exc.load.describe} has a header but no usable data?") from None
+    except NoValidChartRows as exc:  # the previous chart_rows file stays in place; the rejects are kept
+        storage.write_parquet(exc.load.rejected, rejected_path)
+        report = exc.load.report
+        why = (f"every one of its {report.rows_read:,} rows was rejected ("
+               + ", ".join(f"{reason}: {n:,}" for reason, n in report.reasons.items())
+               + f"); the rejected rows are in {rejected_path}") if report.rows_read else "it has a header but no data rows"
+        raise dg.Failure(
+            f"source {src.name!r} produced no valid chart rows: {exc.load.describe}: {why}",
+            metadata={"rows_read": report.rows_read, "rejected_reasons": dg.MetadataValue.json(report.reasons),
+                      "rejected_path": dg.MetadataValue.path(str(rejected_path))}) from None
     except (MissingColumnsError, ChartFileError, EngineError, *INPUT_ERRORS) as exc:
         raise dg.Failure(str(exc)) from exc
     report = load.report

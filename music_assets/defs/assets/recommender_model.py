@@ -14,9 +14,9 @@ from music_assets import storage
 from music_assets.defs.bundle_io import BundleRef, bundle_ref_io_manager
 from music_assets.defs.metadata import DATA_FOLDER_POOL, OWNERS, tags
 from music_assets.defs.resources import DataStore
-from music_assets.defs.stage_files import centroids, embedding_params
+from music_assets.defs.stage_files import centroids, embedding_params, model_tracks
 from music_assets.model import registry
-from music_assets.model.bundle import build_bundle, content_key
+from music_assets.model.bundle import IN_MODEL, NO_CLUSTER, build_bundle, content_key
 
 
 class PublishConfig(dg.Config):
@@ -28,16 +28,25 @@ class PublishConfig(dg.Config):
           io_manager_def=bundle_ref_io_manager, owners=OWNERS, tags=tags("model"), code_version="1")
 def recommender_model(context: dg.AssetExecutionContext, config: PublishConfig, store: DataStore) -> dg.Output[BundleRef]:
     """A new build in models/<version>/: one row per track (metadata, features, PCA coordinates,
-    cluster) and the fitted scaler, PCA and centroids, as Parquet and JSON. Not published."""
+    cluster, in_model) and the fitted scaler, PCA and centroids, the features used and the
+    catalog's coverage, as Parquet and JSON. Not published."""
     tracks = storage.read_parquet(store.asset_path("tracks"))
     coords = storage.read_parquet(store.asset_path("track_embedding"))
     clusters = storage.read_parquet(store.asset_path("track_clusters"))
-    bundle_tracks = tracks.merge(coords, on="track_id", validate="one_to_one").merge(
-        clusters, on="track_id", validate="one_to_one"
-    )
-    if len(bundle_tracks) != len(tracks):
-        raise dg.Failure(f"{len(tracks)} tracks but {len(bundle_tracks)} with coordinates and a cluster: "
+    # every track stays in the bundle (searchable); those the model was not built on (no value
+    # for a feature it uses) have no coordinates, cluster -1 and in_model false: never recommended
+    placed = coords.merge(clusters, on="track_id", validate="one_to_one")
+    if len(placed) != len(coords) or len(coords) != len(clusters):
+        raise dg.Failure(f"{len(coords)} tracks with coordinates but {len(clusters)} with a cluster: "
                          "rematerialize track_embedding and track_clusters")
+    bundle_tracks = tracks.merge(placed, on="track_id", how="left", validate="one_to_one")
+    bundle_tracks[IN_MODEL] = bundle_tracks["cluster"].notna()
+    coverage = model_tracks(store)
+    unplaced = bundle_tracks[~bundle_tracks[IN_MODEL] & bundle_tracks[coverage["features_used"]].notna().all(axis=1)]
+    if len(unplaced):  # a track the model should hold has no place: the embedding is older than tracks
+        raise dg.Failure(f"{len(unplaced)} tracks with every feature used have no coordinates or cluster (e.g. "
+                         f"{', '.join(map(str, unplaced['track_id'][:5]))}): rematerialize track_embedding and track_clusters")
+    bundle_tracks["cluster"] = bundle_tracks["cluster"].fillna(NO_CLUSTER).astype("int64")
     centers = centroids(store)
     published = registry.read_pointer(store.models_dir)
     # Every run gets its own version (what it built and what it published stay traceable to the
@@ -46,6 +55,7 @@ def recommender_model(context: dg.AssetExecutionContext, config: PublishConfig, 
     version, path = build_bundle(
         store.models_dir, bundle_tracks, embedding_params(store), centers,
         settings={"default_mode": config.default_mode, "run_id": context.run.run_id},
+        catalog=coverage,
         share_tracks_from=store.models_dir / published if published else None,
     )
     key = content_key(path)
@@ -64,5 +74,10 @@ def recommender_model(context: dg.AssetExecutionContext, config: PublishConfig, 
                 "dagster/row_count": len(bundle_tracks),
                 "k": len(centers),
                 "default_mode": config.default_mode,
+                "features_used": dg.MetadataValue.json(coverage["features_used"]),
+                "features_dropped": dg.MetadataValue.json(coverage["features_dropped"]),
+                "tracks_in_model": coverage["tracks_in_model"],
+                "tracks_without_features": coverage["tracks_without_features"],
+                "featureless_share": dg.MetadataValue.float(float(coverage["featureless_share"])),
             },
         )

@@ -8,10 +8,10 @@ Known differences from the local engine, all outside the rules:
 - A line with the wrong number of fields is reported as "a line has N fields, expected M":
   Spark's CSV reader does not say which line it was (pyarrow sometimes does: "line 17 has ...").
   N counts commas outside double quotes.
-- A quoted CSV value holding a line break: pyarrow reads it whole; Spark's CSV reader (multiLine
-  off, so that one file is read by many tasks) splits the line there, rejects the first half as a
-  line with too few fields and reads the rest as a row of its own. test_engine_parity's
-  test_a_quoted_line_break_in_a_csv_value marks it as the one expected failure on Spark.
+- None about line breaks: both engines read one row per line. A line whose double quotes do not
+  pair up is set aside by the local reader's own filter (ingest/charts/quotes.py), run on the
+  driver before Spark reads the file (a copy without those lines, only when there are some); the
+  lines after it are read as the rows they are, by both.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from music_assets.ingest.charts.rules import CHART_RULES, TRIMMED_COLUMNS, WHITE
 from music_assets.ingest.charts.unique import UNIQUE_TRACKS_SCHEMA, unique_tracks_sql
 from music_assets.schema import CHART_COLUMNS
 from music_assets.ingest.charts.inputs import MappedChartFile, streams_directly
+from music_assets.ingest.charts.quotes import UNBALANCED_QUOTE, BalancedLines
 from music_assets.ingest.tables.read import expand_paths
 from music_assets.ingest.tables.sniff import TableReadError
 from music_assets.ingest.charts.csv_files import (
@@ -89,6 +90,35 @@ def _spark_readable(path: Path, links: Path, index: int) -> str:
     link = links / f"{index:06d}-{path.name.removesuffix('.gz')}{'.gz' if gz else ''}"
     os.symlink(path.resolve(), link)
     return str(link)
+
+
+def _balanced(path: Path, staging: Path, index: int) -> tuple[Path, list[str]]:
+    """The file, or a copy without its unbalanced-quote lines, and those lines: the local reader's
+    own filter (ingest/charts/quotes.py) run on the driver, so both engines set aside the same
+    lines. A file without such a line is not copied."""
+    rejected: list[str] = []
+    opener = pa.CompressedInputStream(pa.OSFile(str(path), "rb"), "gzip") if is_gzip(path) else pa.OSFile(str(path), "rb")
+    with opener as raw:
+        filtered = BalancedLines(raw, lambda number, text: rejected.append(text))
+        while filtered.read(1 << 22):
+            pass
+    if not rejected:
+        return path, []
+    copy = staging / "balanced" / f"{index:06d}-{path.name.removesuffix('.gz')}"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    opener = pa.CompressedInputStream(pa.OSFile(str(path), "rb"), "gzip") if is_gzip(path) else pa.OSFile(str(path), "rb")
+    with opener as raw, open(copy, "wb") as out:
+        filtered = BalancedLines(raw, lambda number, text: None)
+        while chunk := filtered.read(1 << 22):
+            out.write(chunk)
+    return copy, rejected
+
+
+def _unbalanced_rows(spark: SparkSession, lines: list[str], expected: int) -> DataFrame:
+    """Lines set aside for their quotes, as rows whose CORRUPT text validate() rejects."""
+    schema = T.StructType([T.StructField(c, T.StringType()) for c in CHART_COLUMNS]
+                          + [T.StructField(CORRUPT, T.StringType()), T.StructField(EXPECTED, T.IntegerType())])
+    return spark.createDataFrame([("",) * len(CHART_COLUMNS) + (line, expected) for line in lines], schema)
 
 
 def _layout_columns(cols: dict[str, Column], layout: str, config: ChartFileConfig) -> list[Column]:
@@ -165,8 +195,11 @@ def read_chart_files(spark: SparkSession, config: ChartFileConfig, staging: Path
         names = read_header(path)
         layout, mapping = resolve_layout(names, config.layout, CHART_LAYOUTS, detect_layout, f"chart file {path}", "chart")
         key = (tuple(names), layout)
-        groups.setdefault(key, []).append(_spark_readable(path, staging / "links", index))
+        readable, unbalanced = _balanced(path, staging, index)
+        groups.setdefault(key, []).append(_spark_readable(readable, staging / "links", index))
         mappings[key] = mapping
+        if unbalanced:
+            frames.append(_unbalanced_rows(spark, unbalanced, len(names)))
     for (names, layout), paths in groups.items():
         group = _CsvGroup(names, layout, tuple(sorted(mappings[(names, layout)].items())), tuple(paths))
         frames.append(_read_csv_group(spark, group, config))
@@ -236,6 +269,10 @@ def _judge(rule: Rule) -> tuple[Column, Column | None]:
             return value.isNotNull(), value
         case "one_of":
             return F.coalesce(col.isin(*rule.values), F.lit(False)), None
+        case "single_line":
+            return ~_matches(F.regexp_replace(col, TRIM_RE, ""), "[\\n\\r]"), None
+        case "max_length":  # Spark's length counts code points, as pyarrow's utf8_length
+            return F.coalesce(F.length(F.regexp_replace(col, TRIM_RE, "")) <= F.lit(rule.max_length), F.lit(True)), None
     raise ValueError(f"unknown chart rule check {rule.check!r}")
 
 
@@ -253,7 +290,9 @@ def validate(raw: DataFrame) -> DataFrame:
     """
     wrong_fields = F.concat(F.lit("a line has "), _field_count(F.col(CORRUPT)).cast("string"),
                             F.lit(" fields, expected "), F.col(EXPECTED).cast("string"))
-    reason = F.when(F.col(CORRUPT).isNotNull(), wrong_fields)
+    odd_quotes = (F.size(F.split(F.col(CORRUPT), '"', -1)) % 2) == 0  # n quotes split a line into n + 1 parts
+    reason = F.when(F.col(CORRUPT).isNotNull() & odd_quotes, F.lit(UNBALANCED_QUOTE))
+    reason = reason.when(F.col(CORRUPT).isNotNull(), wrong_fields)
     learnt: dict[str, Column | None] = {}
     for rule in CHART_RULES:  # the first failing check wins
         ok, learnt[rule.column] = _judge(rule)

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pyspark.sql import functions as F
 
 from music_assets import storage
 from music_assets.engines.base import ChartLoad, ClusterFit, EngineError, NoValidChartRows, Progress
 from music_assets.engines.spark import charts as spark_charts
 from music_assets.engines.spark import cleaning as spark_cleaning
 from music_assets.engines.spark import model as spark_model
-from music_assets.engines.spark import pairwise
 from music_assets.engines.spark.parquet_out import staging_dir, write_single_parquet
 from music_assets.ingest.charts.stream import REJECTED_KEPT
 from music_assets.ingest.cleaning import CleaningReport
@@ -43,9 +43,6 @@ def _local(path: storage.StorePath) -> Path:
 
 class SparkEngine:
     fingerprint = "spark-1"
-    # Values per Spark group when `tracks` sums a feature's mean pairwise (engines/spark/pairwise.py);
-    # a class attribute so a test can cut a small catalog into many blocks through the asset.
-    mean_block_rows: int = pairwise.DEFAULT_MAX_BLOCK
 
     def __init__(self, session_factory: Any, master: str):
         """`session_factory()` gives the SparkSession (started on first use, by Dagster's resource)."""
@@ -82,11 +79,13 @@ class SparkEngine:
 
     def clean_tracks(self, unique: storage.StorePath, features: storage.StorePath, out: storage.StorePath) -> CleaningReport:
         return spark_cleaning.clean_tracks(self._session(unique, features, out), _local(unique), _local(features),
-                                           _local(out), TRACK_FEATURE_COLUMNS, max_block=self.mean_block_rows)
+                                           _local(out), TRACK_FEATURE_COLUMNS)
 
     def fit_embedding(self, tracks: storage.StorePath, features: list[str], n_components: int,
                       out: storage.StorePath) -> Embedding:
         frame = self._session(tracks, out).read.parquet(str(tracks))
+        for name in features:  # the model's tracks: every used feature present (as the local engine)
+            frame = frame.filter(F.col(name).isNotNull() & ~F.isnan(F.col(name)))
         embedding, coords = spark_model.fit_embedding(frame, features, n_components)
         schema = pa.schema([("track_id", pa.string())] + [(c, pa.float64()) for c in spark_model.pc_names(n_components)])
         write_single_parquet(coords, _local(out), schema)

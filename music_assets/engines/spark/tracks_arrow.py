@@ -1,5 +1,5 @@
-"""The Arrow side of `tracks` on Spark: the schema the local engine's file has, and the last step
-of imputation applied while the driver stitches Spark's part files into that file.
+"""The Arrow side of `tracks` on Spark: the schema the local engine's file has, applied while the
+driver stitches Spark's part files into that file.
 
 The local engine writes `pa.Table.from_pandas(clean_tracks(...))`, so its schema is what pandas
 makes of the inputs: text becomes pandas' string dtype (`large_string`), an integer column with a
@@ -46,7 +46,7 @@ def tracks_schema(unique: pa.Schema, int_nulls: Mapping[str, bool], columns: lis
             dtype = pa.large_string()
         elif name in LIST_COLUMNS:
             dtype = STRING_LIST if non_empty_lists.get(name, False) else NULL_LIST
-        elif name == "n_imputed":
+        elif name == "n_missing":
             dtype = pa.int16()
         elif name == "has_preview":
             dtype = pa.bool_()
@@ -65,13 +65,11 @@ def _as_null_list(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, type=NULL_LIST)
 
 
-def fill_and_cast(table: pa.Table, means: Mapping[str, float], schema: pa.Schema) -> pa.Table:
-    """Missing feature values replaced by their column's mean, every column in `schema`'s type."""
+def cast_to(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Every column in `schema`'s type (missing values stay missing: nothing is imputed)."""
     columns = []
     for field in schema:
         column = table[field.name]
-        if field.name in means:
-            column = pc.fill_null(column, pa.scalar(means[field.name], pa.float64()))
         if field.type == NULL_LIST and column.type != NULL_LIST:
             column = _as_null_list(column)
         columns.append(column.cast(field.type))

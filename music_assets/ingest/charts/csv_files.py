@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from music_assets.ingest.charts.quotes import BalancedLines
 from music_assets.ingest.charts.rows import MissingColumnsError, REJECTED_ROW_SCHEMA
 from music_assets.schema import CHART_COLUMNS
 
@@ -126,6 +127,17 @@ class ParseRejects:
                 self.rows.append(record)
         return "skip"
 
+    def line(self, number: int, text: str) -> None:
+        """A line set aside before parsing (quotes.BalancedLines: its quotes do not pair up)."""
+        with self._lock:
+            self.count += 1
+            if len(self.rows) >= REJECT_SAMPLE:
+                self.unsampled += 1
+                return
+            record = self.to_chart(dict(zip(self.names, next(csv.reader([text]), []))))
+            record["reason"] = f"line {number} has an unbalanced quote (\")"
+            self.rows.append(record)
+
     def drain(self) -> tuple[pa.Table, int]:
         """Rejected rows seen since the last drain (rejected-row schema) and how many more were
         rejected beyond the sample."""
@@ -204,9 +216,11 @@ class ChartFile:
                 "it looks half-written or truncated"
             ) from exc
 
-    def _stream(self) -> pa.NativeFile:
+    def _stream(self) -> BalancedLines:
         raw = self._raw = pa.OSFile(str(self.path), "rb")
-        return pa.CompressedInputStream(raw, "gzip") if is_gzip(self.path) else raw
+        stream = pa.CompressedInputStream(raw, "gzip") if is_gzip(self.path) else raw
+        # one row per line: a line whose quotes do not pair up is rejected alone (quotes.py)
+        return BalancedLines(stream, self.rejects.line if self.rejects is not None else lambda n, t: None)
 
     def _chart_record(self, fields: dict[str, str], layout: str, mapping: dict[str, str]) -> dict[str, str]:
         """One unparsed line's fields (by file column) in the chart layout, as `_to_chart_layout` maps a batch."""

@@ -165,6 +165,10 @@ def _judge(rule: Rule, values: pa.Array) -> tuple[pa.Array, pa.Array | None]:
             return pc.is_valid(ids), ids
         case "one_of":
             return pc.fill_null(pc.is_in(values, value_set=pa.array(rule.values, pa.string())), False), None
+        case "single_line":
+            return pc.invert(_matches(pc.utf8_trim_whitespace(values), "[\n\r]")), None
+        case "max_length":
+            return pc.fill_null(pc.less_equal(pc.utf8_length(pc.utf8_trim_whitespace(values)), rule.max_length), True), None
     raise ValueError(f"unknown chart rule check {rule.check!r}")
 
 

@@ -37,7 +37,13 @@ STREAMS_PATTERN = rf"\A{SPACE}*[0-9]+(?:\.[0-9]*)?{SPACE}*\z"
 # group 1, named `id`, is the row's track_id
 TRACK_URL_PATTERN = rf"\A{SPACE}*{TRACK_URL_PREFIX_PATTERN}(?<id>{TRACK_ID_PATTERN})(?:[?#][^\n]*)?{SPACE}*\z"
 
-Check = Literal["not_blank", "matches", "blank_or_matches", "real_date", "extracts", "one_of"]
+# A title or artist longer than this is not one (the longest titles on Spotify's charts are
+# under 200 characters); the case that set it: one unbalanced quote made a 597-character "title"
+# of the next seven rows, counted as valid.
+MAX_TEXT_LENGTH = 300
+
+Check = Literal["not_blank", "matches", "blank_or_matches", "real_date", "extracts", "one_of", "single_line",
+                "max_length"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,9 @@ class Rule:
     - real_date: `pattern` matches and the text names a day of the proleptic Gregorian calendar
       from year 1 (2017-02-30 and 0000-01-01 do not);
     - extracts: `pattern` matches; its group `id` becomes the row's track_id;
-    - one_of: exactly one of `values`.
+    - one_of: exactly one of `values`;
+    - single_line: with surrounding WHITESPACE trimmed, no line break (\\n or \\r) is left in it;
+    - max_length: with surrounding WHITESPACE trimmed, at most `max_length` characters (code points).
     """
 
     reason: str
@@ -58,11 +66,16 @@ class Rule:
     check: Check
     pattern: str = ""
     values: tuple[str, ...] = ()
+    max_length: int = 0
 
 
 CHART_RULES: tuple[Rule, ...] = (
     Rule("empty title", "title", "not_blank"),
     Rule("empty artist", "artist", "not_blank"),
+    Rule("title holds a line break (an unbalanced quote?)", "title", "single_line"),
+    Rule("artist holds a line break (an unbalanced quote?)", "artist", "single_line"),
+    Rule(f"title longer than {MAX_TEXT_LENGTH} characters", "title", "max_length", max_length=MAX_TEXT_LENGTH),
+    Rule(f"artist longer than {MAX_TEXT_LENGTH} characters", "artist", "max_length", max_length=MAX_TEXT_LENGTH),
     Rule("rank is not a positive integer", "rank", "matches", RANK_PATTERN),
     Rule("date is not a real YYYY-MM-DD date", "date", "real_date", DATE_PATTERN),
     Rule("url has no Spotify track id", "url", "extracts", TRACK_URL_PATTERN),
