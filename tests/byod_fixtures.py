@@ -76,7 +76,7 @@ class Case:
     tracks: int  # tracks the bundle must hold
     feature_rejects: dict[str, int] = field(default_factory=dict)
     chart_rejects: dict[str, int] = field(default_factory=dict)
-    needs_all_nan: bool = False  # a feature absent from the file: needs branch byod-catalog to publish
+    absent: bool = False  # a feature the file does not carry (all-NaN; the model uses the ones it has)
     files: list[str] = field(default_factory=list)
 
 
@@ -138,7 +138,7 @@ def write_daily(folder: Path) -> Case:
     n_artists = len({t.artist_id for t in ts})
     return Case("daily + daily_tracks + artists", {"charts_path": str(charts), "charts_region": "Philippines",
                                                    "features_path": str(tracks), "artists_path": str(artists)},
-                len(rows) + len(ts) + n_artists, len(ts), needs_all_nan=True)
+                len(rows) + len(ts) + n_artists, len(ts), absent=True)
 
 
 def write_spotifycharts(folder: Path) -> Case:
@@ -222,7 +222,7 @@ def write_top200_summary(folder: Path) -> Case:
     rows[3][header.index("Energy")] = "n/a"
     path = _csv(folder / "spotify_top200_summary.csv", header, rows)
     return Case("top-200 summary", {"charts_path": str(path)}, len(rows), len(ts),
-                feature_rejects={"energy is not a number": 1}, needs_all_nan=True)
+                feature_rejects={"energy is not a number": 1}, absent=True)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -343,7 +343,7 @@ def write_column_map(folder: Path) -> Case:
         "              instrumentalness: Instrumental, liveness: Live, valence: Stimmung, tempo: Tempo, genres: Genres}\n",
         encoding="utf-8")
     return Case("column map (latin-1, German headers)", {"column_map_path": str(folder / "columns.yaml")}, len(rows), len(ts),
-                needs_all_nan=True)
+                absent=True)
 
 
 WRITERS: dict[str, Callable[[Path], Case]] = {

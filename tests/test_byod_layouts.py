@@ -13,16 +13,10 @@ import pytest
 from music_assets.schema import FEATURE_REJECT_COLUMNS
 from tests.byod_fixtures import WRITERS, run_case
 
-NEEDS_BYOD_CATALOG = ("needs branch byod-catalog: cleaning and the model accept an all-NaN feature column "
-                      "(this layout lacks a feature, which is no longer invented; issue 13)")
-
-
 @pytest.mark.parametrize("layout", list(WRITERS))
 def test_layout_publishes_a_model_with_every_row_accounted_for(layout: str, tmp_path: Path) -> None:
     case = WRITERS[layout](tmp_path / "in")
     outcome = run_case(case, tmp_path / "data")
-    if case.needs_all_nan and not outcome.success and "has no value for any track" in outcome.failure:
-        pytest.xfail(NEEDS_BYOD_CATALOG)
     assert outcome.success, outcome.failure
     assert outcome.rows_in == case.rows_in
     assert outcome.tracks == case.tracks
