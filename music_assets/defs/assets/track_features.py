@@ -16,6 +16,7 @@ from music_assets.ingest.features.files import FeaturesFileError
 from music_assets.ingest.layouts.choose import INPUT_ERRORS
 from music_assets.spotify.http import QuotaExceeded, RetryLater, SpotifySourceError
 from music_assets.defs.resources import DataStore, SourceResource
+from music_assets.defs.stage_files import parse_rejects_path
 
 LONG_WAIT_RETRIES = 3  # run-level retries after a long 429 Retry-After
 
@@ -115,7 +116,7 @@ def parse_rejects_metadata(context: dg.AssetExecutionContext, src: object, store
         understood = src.features_understood()  # type: ignore[attr-defined]
     except FeaturesFileError as exc:
         raise dg.Failure(description=f"track features: {exc}") from None
-    rejected_path = store.asset_path("track_features_rejected")
+    rejected_path = parse_rejects_path(store)
     storage.write_parquet(rejects, rejected_path)
     reasons = {str(k): int(v) for k, v in rejects["reason"].value_counts().items()} if len(rejects) else {}
     for item in understood:
