@@ -47,7 +47,7 @@ def run(data: Path, selection: list[str] = DOWNSTREAM, source: SourceResource | 
         max_rejected_share: float = 0.05) -> dg.ExecuteInProcessResult:
     return dg.materialize([*ALL_ASSETS, *ALL_CHECKS], selection=selection, raise_on_error=False, resources={
         "store": DataStore(data_dir=str(data), max_rejected_share=max_rejected_share), "engine": EngineResource(),
-        "source": source or SourceResource(demo_tracks=SMALL_DEMO_TRACKS)})
+        "source": source or SourceResource(kind="demo", demo_tracks=SMALL_DEMO_TRACKS)})
 
 
 def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
