@@ -57,7 +57,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory):
 
 def own_folder(tmp_path: Path, n_tracks: int) -> dict:
     """Run config: a demo catalog of `n_tracks` written to a data folder of this test's own."""
-    return {"resources": {"source": {"config": {"demo_tracks": n_tracks}},
+    return {"resources": {"source": {"config": {"kind": "demo", "demo_tracks": n_tracks}},
                           "store": {"config": {"data_dir": str(tmp_path / "data")}}}}
 
 

@@ -30,7 +30,7 @@ def start(data: Path, home: Path, n_tracks: int, wait_s: float = 0) -> subproces
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "MUSIC_ADVISER_DATA_DIR": str(data),
            "MUSIC_ADVISER_LOCK_WAIT": str(wait_s)}
-    config = {"resources": {"source": {"config": {"demo_tracks": n_tracks}}}}
+    config = {"resources": {"source": {"config": {"kind": "demo", "demo_tracks": n_tracks}}}}
     return subprocess.Popen([DAGSTER, "asset", "materialize", "-m", "music_assets.definitions", "--select", "*",
                              "--config-json", json.dumps(config)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
