@@ -215,7 +215,9 @@ def test_healthz_reports_the_model(client, app) -> None:
     data = client.get("/healthz").get_json()
     model = app.extensions["model_store"].current()
     assert data == {"status": "ok", "model_version": model.version, "tracks": len(model.bundle.tracks),
-                    "default_mode": model.bundle.default_mode}
+                    "default_mode": model.bundle.default_mode, "features": model.bundle.features,
+                    "tracks_in_model": int(model.bundle.in_model.sum()),
+                    "featureless_share": model.bundle.catalog["featureless_share"]}
 
 
 def test_demo_preview_is_synthesized_wav_at_the_track_tempo(client, unique_song, tracks) -> None:

@@ -166,11 +166,12 @@ def test_duckdb_aggregates_chart_rows_on_the_store(data_root, tmp_path: Path) ->
 
 def test_ann_index_round_trips_through_the_store(data_root, demo_bundle) -> None:
     bundle_dir = data_root / "models" / "v"
-    meta = ann.write_index(bundle_dir, demo_bundle.scaled, "tracks-sha", ann.AnnParams(ef_construction=40))
+    placed = np.flatnonzero(demo_bundle.in_model)  # the model's tracks: the others have no vector
+    meta = ann.write_index(bundle_dir, demo_bundle.scaled, "tracks-sha", ann.AnnParams(ef_construction=40), rows=placed)
     assert storage.list_names(bundle_dir) == sorted([ann.INDEX_FILE, ann.DUPLICATES_FILE, ann.META_FILE])
     index = ann.load_index(bundle_dir, *demo_bundle.scaled.shape, tracks_sha256="tracks-sha")
-    rows, _ = index.query(demo_bundle.scaled[7], 5)
-    assert rows[0] == 7 and index.meta == meta
+    rows, _ = index.query(demo_bundle.scaled[placed[7]], 5)
+    assert rows[0] == placed[7] and index.meta == meta
     storage.write_bytes(storage.read_bytes(bundle_dir / ann.INDEX_FILE)[:-100], bundle_dir / ann.INDEX_FILE)
     with pytest.raises(ann.AnnIndexError, match="checksum"):
         ann.load_index(bundle_dir, *demo_bundle.scaled.shape, tracks_sha256="tracks-sha")

@@ -159,6 +159,8 @@ def build_index(scaled: np.ndarray, params: AnnParams = AnnParams(), threads: in
     if x.ndim != 2 or not len(x):
         raise AnnIndexError(f"need a non-empty n x d matrix, got shape {x.shape}")
     if rows is None:
+        if not np.isfinite(x).all():
+            raise AnnIndexError("rows without a finite vector (tracks outside the model): pass the model's rows")
         reps, duplicates = unique_rows(x)
     else:
         rows = np.asarray(rows, dtype=np.int64)

@@ -74,7 +74,7 @@ def genre_distributions(tracks: pd.DataFrame, path: storage.Location, chosen: Se
     for ax, feature in zip(axes, features):
         for genre in chosen:
             mask = np.array([genre in gs for gs in tracks["genres"]], dtype=bool)
-            values = tracks.loc[mask, feature].to_numpy(dtype=float)
+            values = tracks.loc[mask, feature].dropna().to_numpy(dtype=float)  # a missing value is not drawn
             if len(values):
                 ax.hist(values, bins=30, alpha=0.5, density=True, label=f"{genre} ({len(values)})")
         ax.set_title(feature)

@@ -34,6 +34,7 @@ def model_pictures(context: dg.AssetExecutionContext, store: DataStore, recommen
     table = storage.read_table(bundle_dir / TRACKS_FILE)
     pcs = [c for c in table.column_names if c.startswith("pc_")]
     frame = table.select([*pcs, "cluster"]).to_pandas()
+    frame = frame[frame["cluster"] >= 0]  # the model's tracks: the others have no coordinates
     folder = bundle_dir / PLOTS_DIR
     paths = {
         "elbow": plots.elbow(elbow_curve(store), chosen_k(store), folder / "elbow.png"),
