@@ -1,0 +1,150 @@
+"""The temporal evaluation of every mode (cochart_eval.py's protocol) and the hybrid's weights.
+
+`choose_hybrid_weights` picks the blend on the validation period before the cut;
+`evaluate_temporal` fits every signal on rows before the cut, ranks the candidates for each query
+with each mode and reports the co-chart metrics beside evaluate.py's genre hit rate and
+beyond-accuracy metrics on the same lists. Modes:
+
+- random, popular (most chart days before the cut): the floors;
+- audio: nearest by Euclidean distance in standardized feature space (serving's `nearest`);
+- chart_profile, genres: one signal alone (cosine);
+- hybrid: the blend with the weights chosen before the cut (model/hybrid.py).
+Pure logic: imports neither dagster nor flask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from music_assets import storage
+from music_assets.model.hybrid import SIGNALS, HybridWeights
+from music_assets.training.cochart_eval import CutConfig, Split, cut_date, make_split, ranking_metrics
+from music_assets.training.evaluate import METRICS, Catalog, evaluate_mode
+from music_assets.training.hybrid_weights import choose_weights, score_parts, top_k_rows
+from music_assets.training.signals.catalog_signals import CatalogSignals, catalog_signals
+from music_assets.training.signals.chart_profile import ProfileParams, chart_period
+
+TEMPORAL_MODES: tuple[str, ...] = ("random", "popular", "audio", "chart_profile", "genres", "hybrid")
+COCHART_METRICS: tuple[str, ...] = ("cochart_lift_hit_at_10", "cochart_lift_ndcg_at_10", "cochart_lift_any_hit")
+
+
+@dataclass
+class TemporalCatalog:
+    """What the evaluation needs of a catalog, row-aligned."""
+
+    track_ids: Sequence[str]
+    artists: Sequence[str]  # normalized: "another artist" compares these
+    genres: Sequence[Sequence[str]]
+    scaled: np.ndarray  # standardized audio features
+    audio_present: np.ndarray  # False where every feature was imputed
+
+    def signals(self, chart_rows: storage.Location, before: date, params: ProfileParams) -> CatalogSignals:
+        return catalog_signals(chart_rows, before, self.track_ids, self.artists, self.genres, self.scaled,
+                               self.audio_present, params)
+
+
+@dataclass
+class TemporalResult:
+    table: pd.DataFrame  # one row per mode
+    weights: HybridWeights
+    start: date
+    cut: date
+    stop: date
+    validation_cut: date
+    n_candidates: int
+    n_queries: int
+    n_eligible: int  # candidates charting after the cut too, before keeping those with a relevant track
+    validation: list[tuple[HybridWeights, float]] = field(repr=False, default_factory=list)
+
+    def report(self) -> dict:
+        """The part of quality.json this evaluation writes."""
+        return {
+            "cut": self.cut.isoformat(), "start": self.start.isoformat(), "stop": self.stop.isoformat(),
+            "validation_cut": self.validation_cut.isoformat(), "n_candidates": self.n_candidates,
+            "n_queries": self.n_queries, "n_eligible": self.n_eligible,
+            "hybrid_weights": self.weights.to_dict(),
+            "modes": {r["mode"]: {m: (None if pd.isna(r[m]) else round(float(r[m]), 6))
+                                  for m in (*COCHART_METRICS, *METRICS)} for _, r in self.table.iterrows()},
+        }
+
+
+def _split(chart_rows: storage.Location, catalog: TemporalCatalog, start: date, cut: date, stop: date,
+           cfg: CutConfig) -> Split:
+    return make_split(chart_rows, catalog.track_ids, catalog.artists, start, cut, stop, cfg.n_queries, cfg.seed,
+                      cfg.min_co, cfg.min_lift)
+
+
+def choose_hybrid_weights(chart_rows: storage.Location, catalog: TemporalCatalog, start: date, cut: date,
+                          cfg: CutConfig, params: ProfileParams) -> tuple[HybridWeights, date, list]:
+    """The weights that did best on [inner cut, cut), from signals fitted before the inner cut."""
+    inner = cut_date(start, cut, cfg.fraction)
+    split = _split(chart_rows, catalog, start, inner, cut, cfg)
+    signals = catalog.signals(chart_rows, inner, params)
+    parts = score_parts(signals, split.candidates[split.queries], split.candidates)
+    ids = np.asarray(list(catalog.track_ids), dtype=object)[split.candidates]
+    weights, scored = choose_weights(parts, ids, split.relevant, cfg.k)
+    return weights, inner, scored
+
+
+def _rankings(split: Split, catalog: TemporalCatalog, signals: CatalogSignals, weights: HybridWeights,
+              k: int, seed: int) -> dict[str, np.ndarray]:
+    """Per mode, q x k candidate positions, best first."""
+    cand, q_rows = split.candidates, split.candidates[split.queries]
+    own = q_rows[:, None] == cand[None, :]
+    out: dict[str, np.ndarray] = {}
+    rng = np.random.default_rng(seed)
+    n = len(cand)
+    rand = np.empty((len(q_rows), min(k, n - 1)), dtype=np.int64)
+    for i, q in enumerate(split.queries):
+        picks = rng.choice(n - 1, size=rand.shape[1], replace=False)
+        rand[i] = picks + (picks >= q)
+    out["random"] = rand
+    pop = np.broadcast_to(split.popularity[None, :], own.shape).astype(np.float64).copy()
+    pop[own] = -np.inf
+    out["popular"] = top_k_rows(pop, k)
+    x = catalog.scaled[cand].astype(np.float32)
+    d2 = (x ** 2).sum(axis=1)[None, :] - 2 * catalog.scaled[q_rows].astype(np.float32) @ x.T
+    d2[own] = np.inf
+    out["audio"] = top_k_rows(-d2, k)
+    parts = score_parts(signals, q_rows, cand)
+    for mode, signal in (("chart_profile", "chart"), ("genres", "genre")):
+        only = HybridWeights(**{s: (1.0 if s == signal else 0.0) for s in SIGNALS}, recency=0.0)
+        out[mode] = top_k_rows(parts.scores(only), k)
+    out["hybrid"] = top_k_rows(parts.scores(weights), k)
+    return out
+
+
+def evaluate_temporal(chart_rows: storage.Location, catalog: TemporalCatalog, cfg: CutConfig = CutConfig(),
+                      params: ProfileParams = ProfileParams(), weights: HybridWeights | None = None) -> TemporalResult:
+    """Every mode on the cut `cfg` names; the hybrid's weights chosen before the cut unless given."""
+    start, end = chart_period(chart_rows)
+    cut = cfg.cut or cut_date(start, end, cfg.fraction)
+    if not start < cut <= end:
+        raise ValueError(f"the cut {cut} is outside the charts' period {start}..{end}")
+    stop = end + pd.Timedelta(days=1).to_pytimedelta()
+    validation: list = []
+    inner = cut_date(start, cut, cfg.fraction)
+    if weights is None:
+        weights, inner, validation = choose_hybrid_weights(chart_rows, catalog, start, cut, cfg, params)
+    split = _split(chart_rows, catalog, start, cut, stop, cfg)
+    signals = catalog.signals(chart_rows, cut, params)
+    ranked = _rankings(split, catalog, signals, weights, cfg.k, cfg.seed)
+    ids = np.asarray(list(catalog.track_ids), dtype=object)[split.candidates]
+    cat = Catalog(genres=[catalog.genres[i] for i in split.candidates],
+                  artists=[catalog.artists[i] for i in split.candidates],
+                  popularity=split.popularity, features=np.asarray(catalog.scaled[split.candidates], dtype=np.float64))
+    rows = []
+    for mode in TEMPORAL_MODES:
+        lists = ranked[mode]
+        by_query = {int(q): lists[i].tolist() for i, q in enumerate(split.queries)}
+        beyond = evaluate_mode(cat, lambda q: by_query[int(q)], split.queries, cfg.k)
+        cochart = ranking_metrics([ids[r] for r in lists], split.relevant, cfg.k)
+        rows.append({"mode": mode, **cochart, **beyond})
+    table = pd.DataFrame(rows, columns=["mode", *COCHART_METRICS, *METRICS])
+    return TemporalResult(table, weights, start, cut, stop, inner, len(split.candidates), len(split.queries),
+                          split.n_eligible, validation)
