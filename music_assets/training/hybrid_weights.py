@@ -3,7 +3,9 @@
 For a cut at date C the weights are chosen one level down: the training period [start, C) is cut
 again at the same fraction (the inner cut V), signals are fitted on rows before V, and each
 weight set of a small grid is scored by cochart_lift_hit_at_10 on [V, C); the best (ties: the
-earlier, simpler set in grid order) is returned. Rows after C never take part.
+earlier, simpler set in grid order) whose genre hit rate is not below the audio mode's on the same
+split is returned (listeners who ask for a song expect its kind of music: co-listening alone drifts
+to whatever the same country streams). Rows after C never take part.
 
 Scores of every weight set come from one cosine matrix per signal (queries x candidates), so the
 grid costs a few array operations per set, not a search per set.
@@ -81,10 +83,20 @@ def slot_hits(top: np.ndarray, candidate_ids: np.ndarray, relevant: list[set[str
     return hits / max(top.size, 1)
 
 
-def choose_weights(parts: ScoreParts, candidate_ids: np.ndarray, relevant: list[set[str]],
-                   k: int = 10) -> tuple[HybridWeights, list[tuple[HybridWeights, float]]]:
-    """The grid's best weights by hit rate on this (validation) split, and every set's score."""
-    scored = [(w, slot_hits(top_k_rows(parts.scores(w), k), candidate_ids, relevant)) for w in weight_grid()
-              if any(w.of(s) > 0 for s in SIGNALS)]
-    best = max(scored, key=lambda ws: ws[1])  # max keeps the first of equal scores
-    return best[0], scored
+def genre_hits(top: np.ndarray, query_genres: list[frozenset[str]], candidate_genres: list[frozenset[str]]) -> float:
+    """Share of result slots sharing a genre with the query (evaluate.py's genre_hit_rate)."""
+    hits = sum(sum(1 for c in row if candidate_genres[c] & g) for row, g in zip(top, query_genres))
+    return hits / max(top.size, 1)
+
+
+def score_grid(parts: ScoreParts, candidate_ids: np.ndarray, relevant: list[set[str]],
+               query_genres: list[frozenset[str]], candidate_genres: list[frozenset[str]],
+               k: int = 10) -> list[tuple[HybridWeights, float, float]]:
+    """Every weight set of the grid with its co-chart hit rate and genre hit rate on this split."""
+    out = []
+    for w in weight_grid():
+        if not any(w.of(s) > 0 for s in SIGNALS):
+            continue
+        top = top_k_rows(parts.scores(w), k)
+        out.append((w, slot_hits(top, candidate_ids, relevant), genre_hits(top, query_genres, candidate_genres)))
+    return out

@@ -25,7 +25,7 @@ from music_assets import storage
 from music_assets.model.hybrid import SIGNALS, HybridWeights
 from music_assets.training.cochart_eval import CutConfig, Split, cut_date, make_split, ranking_metrics
 from music_assets.training.evaluate import METRICS, Catalog, evaluate_mode
-from music_assets.training.hybrid_weights import choose_weights, score_parts, top_k_rows
+from music_assets.training.hybrid_weights import genre_hits, score_grid, score_parts, top_k_rows
 from music_assets.training.signals.catalog_signals import CatalogSignals, catalog_signals
 from music_assets.training.signals.chart_profile import ProfileParams, chart_period
 
@@ -79,16 +79,46 @@ def _split(chart_rows: storage.Location, catalog: TemporalCatalog, start: date, 
                       cfg.min_co, cfg.min_lift)
 
 
+def validation_cuts(start: date, cut: date, fraction: float) -> tuple[date, ...]:
+    """Inner cuts of the training period [start, cut): at `fraction` of it and half way from there
+    to the cut (two rolling-origin folds, both ending at the cut: one fold's few hundred queries
+    are too few to rank weight sets a few hundredths apart)."""
+    return (cut_date(start, cut, fraction), cut_date(start, cut, (1 + fraction) / 2))
+
+
 def choose_hybrid_weights(chart_rows: storage.Location, catalog: TemporalCatalog, start: date, cut: date,
                           cfg: CutConfig, params: ProfileParams) -> tuple[HybridWeights, date, list]:
-    """The weights that did best on [inner cut, cut), from signals fitted before the inner cut."""
-    inner = cut_date(start, cut, cfg.fraction)
-    split = _split(chart_rows, catalog, start, inner, cut, cfg)
-    signals = catalog.signals(chart_rows, inner, params)
-    parts = score_parts(signals, split.candidates[split.queries], split.candidates)
-    ids = np.asarray(list(catalog.track_ids), dtype=object)[split.candidates]
-    weights, scored = choose_weights(parts, ids, split.relevant, cfg.k)
-    return weights, inner, scored
+    """The weights with the best mean co-chart hit rate over the validation folds before `cut`
+    among those whose mean genre hit rate is not below the audio mode's (each fold's signals
+    fitted before its own inner cut). Returns (weights, first inner cut, [(weights, hit, genre hit)])."""
+    ids_all = np.asarray(list(catalog.track_ids), dtype=object)
+    genres_all = [frozenset(g) for g in catalog.genres]
+    totals: dict[HybridWeights, list[tuple[float, float]]] = {}
+    audio_genre: list[float] = []
+    cuts = validation_cuts(start, cut, cfg.fraction)
+    for inner in cuts:
+        split = _split(chart_rows, catalog, start, inner, cut, cfg)
+        signals = catalog.signals(chart_rows, inner, params)
+        q_rows = split.candidates[split.queries]
+        parts = score_parts(signals, q_rows, split.candidates)
+        q_genres = [genres_all[i] for i in q_rows]
+        c_genres = [genres_all[i] for i in split.candidates]
+        audio_genre.append(genre_hits(_audio_top(catalog, q_rows, split.candidates, cfg.k), q_genres, c_genres))
+        for w, hit, genre in score_grid(parts, ids_all[split.candidates], split.relevant, q_genres, c_genres, cfg.k):
+            totals.setdefault(w, []).append((hit, genre))
+    mean = [(w, float(np.mean([v[0] for v in vs])), float(np.mean([v[1] for v in vs]))) for w, vs in totals.items()]
+    floor = float(np.mean(audio_genre))
+    allowed = [m for m in mean if m[2] >= floor] or mean
+    best = max(allowed, key=lambda m: m[1])  # the first of equal scores, in grid order
+    return best[0], cuts[0], mean
+
+
+def _audio_top(catalog: TemporalCatalog, q_rows: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:
+    """serving's `nearest`: Euclidean in standardized feature space, the query itself left out."""
+    x = catalog.scaled[cand].astype(np.float32)
+    d2 = (x ** 2).sum(axis=1)[None, :] - 2 * catalog.scaled[q_rows].astype(np.float32) @ x.T
+    d2[q_rows[:, None] == cand[None, :]] = np.inf
+    return top_k_rows(-d2, k)
 
 
 def _rankings(split: Split, catalog: TemporalCatalog, signals: CatalogSignals, weights: HybridWeights,
@@ -107,10 +137,7 @@ def _rankings(split: Split, catalog: TemporalCatalog, signals: CatalogSignals, w
     pop = np.broadcast_to(split.popularity[None, :], own.shape).astype(np.float64).copy()
     pop[own] = -np.inf
     out["popular"] = top_k_rows(pop, k)
-    x = catalog.scaled[cand].astype(np.float32)
-    d2 = (x ** 2).sum(axis=1)[None, :] - 2 * catalog.scaled[q_rows].astype(np.float32) @ x.T
-    d2[own] = np.inf
-    out["audio"] = top_k_rows(-d2, k)
+    out["audio"] = _audio_top(catalog, q_rows, cand, k)
     parts = score_parts(signals, q_rows, cand)
     for mode, signal in (("chart_profile", "chart"), ("genres", "genre")):
         only = HybridWeights(**{s: (1.0 if s == signal else 0.0) for s in SIGNALS}, recency=0.0)
