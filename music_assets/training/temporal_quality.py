@@ -25,7 +25,7 @@ from music_assets import storage
 from music_assets.model.hybrid import SIGNALS, HybridWeights
 from music_assets.training.cochart_eval import CutConfig, Split, cut_date, make_split, ranking_metrics
 from music_assets.training.evaluate import METRICS, Catalog, evaluate_mode
-from music_assets.training.hybrid_weights import genre_hits, score_grid, score_parts, top_k_rows
+from music_assets.training.hybrid_weights import GRID, genre_hits, score_grid, score_parts, top_k_rows
 from music_assets.training.signals.catalog_signals import CatalogSignals, catalog_signals
 from music_assets.training.signals.chart_profile import ProfileParams, chart_period
 
@@ -107,10 +107,21 @@ def choose_hybrid_weights(chart_rows: storage.Location, catalog: TemporalCatalog
         for w, hit, genre in score_grid(parts, ids_all[split.candidates], split.relevant, q_genres, c_genres, cfg.k):
             totals.setdefault(w, []).append((hit, genre))
     mean = [(w, float(np.mean([v[0] for v in vs])), float(np.mean([v[1] for v in vs]))) for w, vs in totals.items()]
+    smooth = smoothed(mean)
     floor = float(np.mean(audio_genre))
-    allowed = [m for m in mean if m[2] >= floor] or mean
-    best = max(allowed, key=lambda m: m[1])  # the first of equal scores, in grid order
-    return best[0], cuts[0], mean
+    allowed = [i for i, m in enumerate(mean) if m[2] >= floor] or list(range(len(mean)))
+    best = max(allowed, key=lambda i: smooth[i])  # the first of equal scores, in grid order
+    return mean[best][0], cuts[0], mean
+
+
+def smoothed(scored: list[tuple[HybridWeights, float, float]]) -> list[float]:
+    """Each set's hit rate averaged with its grid neighbours' (one step on any weight): the
+    validation landscape is flat within sampling noise, so a broad optimum is the one that carries
+    over to a later period, not a lone peak."""
+    keys = list(GRID)
+    pos = np.array([[GRID[k].index(w.of(k)) for k in keys] for w, _, _ in scored])
+    hits = np.array([h for _, h, _ in scored])
+    return [float(hits[np.abs(pos - p).max(axis=1) <= 1].mean()) for p in pos]
 
 
 def _audio_top(catalog: TemporalCatalog, q_rows: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:
