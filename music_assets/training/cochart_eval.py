@@ -102,7 +102,7 @@ def presence(chart_rows: storage.Location, start: date, stop: date) -> Presence:
     """Slots of every track charting in [start, stop), aggregated out of core by DuckDB."""
     df = _query(chart_rows, _SLOTS_SQL.format(start=start.isoformat(), stop=stop.isoformat()))
     tracks, track_ids = pd.factorize(df["track_id"], sort=True)
-    slots, slot_keys = pd.factorize(pd.MultiIndex.from_arrays([df["region"], df["date"]]))
+    slots, slot_keys = pd.factorize(pd.MultiIndex.from_arrays([df["region"], df["date"]]), sort=True)
     m = sp.csr_matrix((np.ones(len(df), dtype=np.float32), (tracks, slots)),
                       shape=(len(track_ids), len(slot_keys)))
     return Presence(np.asarray(track_ids, dtype=object), m, len(slot_keys))

@@ -171,9 +171,11 @@ def compute_profiles(chart_rows: storage.Location, before: date, params: Profile
     if cells.num_rows == 0:
         raise ValueError(f"{chart_rows} has no chart rows before {before}: no chart profile can be computed")
     track_codes, track_ids = pd.factorize(cells["track_id"].to_numpy(zero_copy_only=False), sort=True)
+    # sorted codes: the randomized SVD's columns (and so its result) must not depend on the order
+    # DuckDB's threads return the cells in
     slot_keys = pd.MultiIndex.from_arrays([cells["region"].to_numpy(zero_copy_only=False),
                                            cells["period"].to_numpy(zero_copy_only=False)])
-    slot_codes, _ = pd.factorize(slot_keys)
+    slot_codes, _ = pd.factorize(slot_keys, sort=True)
     weight = cells["weight"].to_numpy(zero_copy_only=False).astype(np.float64)
     m = sp.csr_matrix((weight, (track_codes, slot_codes)), shape=(len(track_ids), int(slot_codes.max()) + 1))
     vectors, s = reduce(ppmi(m), params.dims, params.seed, power=1.0)
