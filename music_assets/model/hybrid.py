@@ -15,9 +15,14 @@ Pure logic: imports neither dagster nor flask.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pandas as pd
+
+from music_assets import storage
 
 SIGNALS: tuple[str, ...] = ("audio", "chart", "genre")
 PRIOR = "recency"
@@ -125,3 +130,64 @@ def top_k(vectors: np.ndarray, query: np.ndarray, k: int, excluded: np.ndarray,
     order = np.lexsort((candidates[part], -scores[part]))
     pick = part[order]
     return candidates[pick], scores[pick]
+
+
+# ---- the hybrid files of a bundle (beside tracks.parquet; sealed with it) ----
+VECTORS_FILE = "hybrid.parquet"  # row-aligned with tracks.parquet: h_0..h_{D-1}, explanation columns
+META_FILE = "hybrid.json"  # weights, layout, how the weights were chosen
+EXPLAIN_COLUMNS = ("top_region", "peak_year", "chart_source")
+
+
+@dataclass
+class HybridModel:
+    """A bundle's hybrid vectors (n x D float32), their layout, weights and what explains them."""
+
+    vectors: np.ndarray
+    layout: Layout
+    weights: HybridWeights
+    top_region: np.ndarray  # object; "" where unknown
+    peak_year: np.ndarray  # int; 0 where unknown
+    meta: dict
+
+
+def write_hybrid(bundle_dir: storage.Location, track_ids: np.ndarray, vectors: np.ndarray, layout: Layout, weights: HybridWeights,
+                 explain: dict[str, np.ndarray], meta: dict) -> storage.StorePath:
+    """Add hybrid.parquet and hybrid.json to a build (before it is sealed)."""
+    path = storage.as_path(bundle_dir)
+    cols = {f"h_{j}": vectors[:, j] for j in range(vectors.shape[1])}
+    frame = pd.DataFrame({"track_id": track_ids, **cols, **{c: explain[c] for c in EXPLAIN_COLUMNS}})
+    storage.write_parquet(frame, path / VECTORS_FILE)
+    storage.write_json({**meta, "weights": weights.to_dict(), "layout": layout.to_dict(), "dim": int(vectors.shape[1])},
+                       path / META_FILE)
+    return path / VECTORS_FILE
+
+
+def read_hybrid(bundle_dir: storage.Location, track_ids: np.ndarray, files: dict[str, str] | None) -> HybridModel | None:
+    """The bundle's hybrid model, or None when it has none (older bundles: the mode says so).
+
+    Refused (HybridError) when its files do not match the checksums model.json records or its rows
+    are not the tracks' rows."""
+    path = storage.as_path(bundle_dir)
+    if not storage.exists(path / META_FILE) or not storage.exists(path / VECTORS_FILE):
+        return None
+    raw_meta = storage.read_bytes(path / META_FILE)
+    if files:
+        for name, data in ((META_FILE, raw_meta), (VECTORS_FILE, None)):
+            expected = files.get(name)
+            if expected is None:
+                raise HybridError(f"{name} is not among the files model.json vouches for")
+            got = hashlib.sha256(data).hexdigest() if data is not None else storage.file_sha256(path / name)
+            if got != expected:
+                raise HybridError(f"{name} does not match its checksum (corrupt or half-written)")
+    meta = json.loads(raw_meta)
+    table = storage.read_table(path / VECTORS_FILE)
+    dim = int(meta["dim"])
+    ids = table.column("track_id").to_numpy(zero_copy_only=False)
+    if len(ids) != len(track_ids) or not np.array_equal(ids.astype(object), np.asarray(track_ids, dtype=object)):
+        raise HybridError(f"{VECTORS_FILE} rows are not the bundle's tracks")
+    vectors = np.ascontiguousarray(np.column_stack(
+        [table.column(f"h_{j}").to_numpy(zero_copy_only=False) for j in range(dim)]).astype(np.float32))
+    return HybridModel(
+        vectors=vectors, layout=Layout.from_dict(meta["layout"]), weights=HybridWeights.from_dict(meta["weights"]),
+        top_region=table.column("top_region").to_numpy(zero_copy_only=False).astype(object),
+        peak_year=table.column("peak_year").to_numpy(zero_copy_only=False).astype(np.int64), meta=meta)

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from music_assets import storage
+from music_assets.model.bundle import ModelBundle
+from music_assets.text import normalize_text
 from music_assets.model.hybrid import SIGNALS, HybridWeights
 from music_assets.training.cochart_eval import CutConfig, Split, cut_date, make_split, ranking_metrics
 from music_assets.training.evaluate import METRICS, Catalog, evaluate_mode
@@ -71,6 +73,17 @@ class TemporalResult:
             "modes": {r["mode"]: {m: (None if pd.isna(r[m]) else round(float(r[m]), 6))
                                   for m in (*COCHART_METRICS, *METRICS)} for _, r in self.table.iterrows()},
         }
+
+
+def temporal_catalog(bundle: ModelBundle) -> TemporalCatalog:
+    """A build's tracks as the temporal evaluation sees them (audio missing where every model
+    feature was imputed)."""
+    t = bundle.tracks
+    return TemporalCatalog(
+        track_ids=t["track_id"].tolist(), artists=[normalize_text(a) for a in t["artist"]],
+        genres=[list(g) for g in t["genres"]], scaled=np.asarray(bundle.scaled, dtype=np.float32),
+        audio_present=t["n_imputed"].to_numpy() < len(bundle.features),
+    )
 
 
 def _split(chart_rows: storage.Location, catalog: TemporalCatalog, start: date, cut: date, stop: date,
@@ -186,3 +199,16 @@ def evaluate_temporal(chart_rows: storage.Location, catalog: TemporalCatalog, cf
     table = pd.DataFrame(rows, columns=["mode", *COCHART_METRICS, *METRICS])
     return TemporalResult(table, weights, start, cut, stop, inner, len(split.candidates), len(split.queries),
                           split.n_eligible, validation)
+
+
+def temporal_winner(winner: str, temporal: dict, serving_modes: Sequence[str]) -> str:
+    """Serving's default mode after the temporal evaluation: `hybrid` when it is a serving mode and
+    names more songs the same listeners streamed than the audio mode (serving's `nearest`) without
+    a lower genre hit rate; otherwise the genre-measured `winner` stays."""
+    modes = temporal.get("modes", {}) if isinstance(temporal, dict) else {}
+    hybrid, audio = modes.get("hybrid"), modes.get("audio")
+    if "hybrid" not in serving_modes or not hybrid or not audio:
+        return winner
+    better = hybrid["cochart_lift_hit_at_10"] > audio["cochart_lift_hit_at_10"]
+    as_coherent = hybrid["genre_hit_rate"] >= audio["genre_hit_rate"]
+    return "hybrid" if better and as_coherent else winner
