@@ -89,14 +89,28 @@ def genre_hits(top: np.ndarray, query_genres: list[frozenset[str]], candidate_ge
     return hits / max(top.size, 1)
 
 
-def score_grid(parts: ScoreParts, candidate_ids: np.ndarray, relevant: list[set[str]],
-               query_genres: list[frozenset[str]], candidate_genres: list[frozenset[str]],
+# Queries scored at a time: the cosine matrices are queries x candidates, so at 200k candidates a
+# chunk holds tens of MB where all 500 queries at once would hold gigabytes.
+QUERY_CHUNK = 64
+
+
+def chunked_tops(signals: CatalogSignals, query_rows: np.ndarray, candidate_rows: np.ndarray,
+                 weight_sets: list[HybridWeights], k: int, chunk: int = QUERY_CHUNK) -> dict[HybridWeights, np.ndarray]:
+    """Per weight set, the q x k best candidate positions for every query, scored chunk by chunk."""
+    tops: dict[HybridWeights, list[np.ndarray]] = {w: [] for w in weight_sets}
+    for start in range(0, len(query_rows), chunk):
+        parts = score_parts(signals, query_rows[start:start + chunk], candidate_rows)
+        for w in weight_sets:
+            tops[w].append(top_k_rows(parts.scores(w), k))
+    width = min(k, len(candidate_rows))
+    return {w: (np.concatenate(t) if t else np.empty((0, width), dtype=np.int64)) for w, t in tops.items()}
+
+
+def score_grid(signals: CatalogSignals, query_rows: np.ndarray, candidate_rows: np.ndarray, candidate_ids: np.ndarray,
+               relevant: list[set[str]], query_genres: list[frozenset[str]], candidate_genres: list[frozenset[str]],
                k: int = 10) -> list[tuple[HybridWeights, float, float]]:
     """Every weight set of the grid with its co-chart hit rate and genre hit rate on this split."""
-    out = []
-    for w in weight_grid():
-        if not any(w.of(s) > 0 for s in SIGNALS):
-            continue
-        top = top_k_rows(parts.scores(w), k)
-        out.append((w, slot_hits(top, candidate_ids, relevant), genre_hits(top, query_genres, candidate_genres)))
-    return out
+    grid = [w for w in weight_grid() if any(w.of(s) > 0 for s in SIGNALS)]
+    tops = chunked_tops(signals, query_rows, candidate_rows, grid, k)
+    return [(w, slot_hits(tops[w], candidate_ids, relevant), genre_hits(tops[w], query_genres, candidate_genres))
+            for w in grid]

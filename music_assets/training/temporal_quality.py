@@ -27,7 +27,7 @@ from music_assets.text import normalize_text
 from music_assets.model.hybrid import SIGNALS, HybridWeights
 from music_assets.training.cochart_eval import CutConfig, Split, cut_date, make_split, ranking_metrics
 from music_assets.training.evaluate import METRICS, Catalog, evaluate_mode
-from music_assets.training.hybrid_weights import GRID, genre_hits, score_grid, score_parts, top_k_rows
+from music_assets.training.hybrid_weights import GRID, QUERY_CHUNK, chunked_tops, genre_hits, score_grid, top_k_rows
 from music_assets.training.signals.catalog_signals import CatalogSignals, catalog_signals
 from music_assets.training.signals.chart_profile import ProfileParams, chart_period
 
@@ -113,11 +113,11 @@ def choose_hybrid_weights(chart_rows: storage.Location, catalog: TemporalCatalog
         split = _split(chart_rows, catalog, start, inner, cut, cfg)
         signals = catalog.signals(chart_rows, inner, params)
         q_rows = split.candidates[split.queries]
-        parts = score_parts(signals, q_rows, split.candidates)
         q_genres = [genres_all[i] for i in q_rows]
         c_genres = [genres_all[i] for i in split.candidates]
         audio_genre.append(genre_hits(_audio_top(catalog, q_rows, split.candidates, cfg.k), q_genres, c_genres))
-        for w, hit, genre in score_grid(parts, ids_all[split.candidates], split.relevant, q_genres, c_genres, cfg.k):
+        for w, hit, genre in score_grid(signals, q_rows, split.candidates, ids_all[split.candidates], split.relevant,
+                                        q_genres, c_genres, cfg.k):
             totals.setdefault(w, []).append((hit, genre))
     mean = [(w, float(np.mean([v[0] for v in vs])), float(np.mean([v[1] for v in vs]))) for w, vs in totals.items()]
     smooth = smoothed(mean)
@@ -137,19 +137,29 @@ def smoothed(scored: list[tuple[HybridWeights, float, float]]) -> list[float]:
     return [float(hits[np.abs(pos - p).max(axis=1) <= 1].mean()) for p in pos]
 
 
-def _audio_top(catalog: TemporalCatalog, q_rows: np.ndarray, cand: np.ndarray, k: int) -> np.ndarray:
+def _audio_top(catalog: TemporalCatalog, q_rows: np.ndarray, cand: np.ndarray, k: int, chunk: int = QUERY_CHUNK) -> np.ndarray:
     """serving's `nearest`: Euclidean in standardized feature space, the query itself left out."""
     x = catalog.scaled[cand].astype(np.float32)
-    d2 = (x ** 2).sum(axis=1)[None, :] - 2 * catalog.scaled[q_rows].astype(np.float32) @ x.T
-    d2[q_rows[:, None] == cand[None, :]] = np.inf
-    return top_k_rows(-d2, k)
+    x2 = (x ** 2).sum(axis=1)[None, :]
+    tops = []
+    for start in range(0, len(q_rows), chunk):
+        q = q_rows[start:start + chunk]
+        d2 = x2 - 2 * catalog.scaled[q].astype(np.float32) @ x.T
+        d2[q[:, None] == cand[None, :]] = np.inf
+        tops.append(top_k_rows(-d2, k))
+    return np.concatenate(tops)
+
+
+def _popular_top(popularity: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """The most charted candidates (ties by position), without the query itself."""
+    order = np.lexsort((np.arange(len(popularity)), -popularity))[:k + 1]
+    return np.array([[p for p in order if p != q][:k] for q in queries.tolist()], dtype=np.int64)
 
 
 def _rankings(split: Split, catalog: TemporalCatalog, signals: CatalogSignals, weights: HybridWeights,
               k: int, seed: int) -> dict[str, np.ndarray]:
     """Per mode, q x k candidate positions, best first."""
     cand, q_rows = split.candidates, split.candidates[split.queries]
-    own = q_rows[:, None] == cand[None, :]
     out: dict[str, np.ndarray] = {}
     rng = np.random.default_rng(seed)
     n = len(cand)
@@ -158,15 +168,13 @@ def _rankings(split: Split, catalog: TemporalCatalog, signals: CatalogSignals, w
         picks = rng.choice(n - 1, size=rand.shape[1], replace=False)
         rand[i] = picks + (picks >= q)
     out["random"] = rand
-    pop = np.broadcast_to(split.popularity[None, :], own.shape).astype(np.float64).copy()
-    pop[own] = -np.inf
-    out["popular"] = top_k_rows(pop, k)
+    out["popular"] = _popular_top(split.popularity, split.queries, k)
     out["audio"] = _audio_top(catalog, q_rows, cand, k)
-    parts = score_parts(signals, q_rows, cand)
-    for mode, signal in (("chart_profile", "chart"), ("genres", "genre")):
-        only = HybridWeights(**{s: (1.0 if s == signal else 0.0) for s in SIGNALS}, recency=0.0)
-        out[mode] = top_k_rows(parts.scores(only), k)
-    out["hybrid"] = top_k_rows(parts.scores(weights), k)
+    singles = {mode: HybridWeights(**{s: (1.0 if s == signal else 0.0) for s in SIGNALS}, recency=0.0)
+               for mode, signal in (("chart_profile", "chart"), ("genres", "genre"))}
+    tops = chunked_tops(signals, q_rows, cand, [*singles.values(), weights], k)
+    out.update({mode: tops[w] for mode, w in singles.items()})
+    out["hybrid"] = tops[weights]
     return out
 
 
