@@ -112,3 +112,32 @@ def test_the_page_and_api_name_the_mode_in_plain_words(client, demo_bundle) -> N
     assert api["mode_name"] == "Listened together" and all(REASON.match(r["reason"]) for r in api["results"])
     form = client.get("/").get_data(as_text=True)
     assert re.search(r'<option value="hybrid"[^>]*>Listened together \(hybrid\)', form)
+
+
+def test_the_hybrid_ann_index_returns_the_exact_scores_of_nearly_the_exact_top_10(demo_data_dir: Path, tmp_path: Path) -> None:
+    """The index a large catalog gets (built here on the demo, below the size threshold), written
+    into a bundle and sealed: its results carry exact scores and nearly the exact top 10."""
+    from music_assets.model import hybrid_ann
+    from music_assets.model.bundle import seal_bundle
+
+    models = tmp_path / "models"
+    shutil.copytree(demo_data_dir / "models", models)
+    exact = load_bundle(models)
+    model = hybrid_model(exact)
+    folder = exact.path
+    (folder / "model.json").unlink()  # unseal, add the index, seal again: model.json vouches for it
+    hybrid_ann.write(folder, hybrid_ann.build(model.vectors))
+    seal_bundle(folder)
+    indexed = load_bundle(models)
+    assert hybrid_model(indexed).index is not None
+    overlap = []
+    for q in range(0, 600, 20):
+        got = recommend(indexed, q, "hybrid", 10)
+        want = recommend(exact, q, "hybrid", 10)
+        scores = model.vectors[[r.index for r in got]] @ query_vector(model.vectors, q, model.weights)
+        assert [r.distance for r in got] == pytest.approx((1 - scores).tolist(), abs=1e-5)
+        overlap.append(len({r.index for r in got} & {r.index for r in want}) / 10)
+    assert np.mean(overlap) >= 0.9
+    (folder / hybrid_ann.INDEX_FILE).write_bytes(b"not an index")
+    with pytest.raises(RecommendationError, match="hybrid_index.voy does not match its checksum"):
+        recommend(load_bundle(models), 0, "hybrid", 3)

@@ -148,6 +148,7 @@ class HybridModel:
     top_region: np.ndarray  # object; "" where unknown
     peak_year: np.ndarray  # int; 0 where unknown
     meta: dict
+    index: object | None = None  # model/hybrid_ann.HybridIndex for large catalogs
 
 
 def write_hybrid(bundle_dir: storage.Location, track_ids: np.ndarray, vectors: np.ndarray, layout: Layout, weights: HybridWeights,

@@ -3,7 +3,8 @@
 Blends the build's audio features, chart_profiles and genre_vectors (model/hybrid.py) with weights
 chosen on a validation period *before* the evaluation's cut (training/temporal_quality.py), so
 model_quality's temporal evaluation never scores weights that saw its test period. Writes
-hybrid.parquet and hybrid.json into the build (published_model's seal records their checksums).
+hybrid.parquet and hybrid.json into the build (published_model's seal records their checksums),
+and from `ann_min_tracks` tracks an inner-product ANN index over them (model/hybrid_ann.py).
 Charts too short to validate on (no query with a relevant track) keep the default weights, and
 the metadata and hybrid.json say so.
 """
@@ -21,6 +22,7 @@ from music_assets.defs.metadata import DATA_FOLDER_POOL, OWNERS, pictures_metada
 from music_assets.defs.resources import DataStore
 from music_assets.defs.stage_files import pictures_dir
 from music_assets.model.bundle import load_bundle
+from music_assets.model import hybrid_ann
 from music_assets.model.hybrid import SIGNALS, HybridWeights, blend, write_hybrid
 from music_assets.training.cochart_eval import DEFAULT_FRACTION, CutConfig, cut_date
 from music_assets.training.signals import pictures
@@ -34,6 +36,7 @@ class HybridConfig(dg.Config):
     cut_date: str = ""  # or an explicit cut (YYYY-MM-DD); model_quality evaluates at the same cut
     n_queries: int = 500
     seed: int = 0
+    ann_min_tracks: int = 50_000  # from this size an inner-product ANN index is added (benchmarks/hybrid_ann.py)
 
 
 def _aligned(store: DataStore, asset: str, track_ids: pd.Index) -> pd.DataFrame:
@@ -95,6 +98,11 @@ def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, reco
                  {"cut": cut.isoformat(), "cut_fraction": config.cut_fraction, "chosen_on": chosen_on,
                   "validation_cut": validation_cut.isoformat() if validation_cut else None,
                   "n_queries": config.n_queries, "seed": config.seed})
+    indexed = len(ids) >= config.ann_min_tracks
+    if indexed:
+        t0 = perf_counter()
+        hybrid_ann.write(path, hybrid_ann.build(vectors))
+        context.log.info(f"hybrid ANN index over {len(ids):,} vectors in {perf_counter() - t0:.1f} s")
     png = pictures.validation_grid(validation, pictures_dir(store) / "hybrid_weights.png")
     seconds = perf_counter() - started
     context.log.info(f"hybrid vectors ({vectors.shape[1]} dims) for {len(ids):,} tracks, weights {weights.to_dict()}: "
@@ -102,7 +110,7 @@ def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, reco
     top = validation.sort_values("hit", ascending=False).head(10) if len(validation) else validation
     return dg.MaterializeResult(metadata={
         "version": bundle.version, "bundle_path": dg.MetadataValue.path(str(path)), "dagster/row_count": len(ids),
-        "dims": int(vectors.shape[1]), "weights": dg.MetadataValue.json(weights.to_dict()), "chosen_on": chosen_on,
+        "dims": int(vectors.shape[1]), "ann_index": indexed, "weights": dg.MetadataValue.json(weights.to_dict()), "chosen_on": chosen_on,
         "cut": cut.isoformat(), "validation_top": dg.MetadataValue.md(top.round(4).to_markdown(index=False)),
         **{f"tracks_with_{s}": int(present[s].sum()) for s in SIGNALS},
         **pictures_metadata({"hybrid_weights": png}), "seconds": rounded(seconds, 2),
