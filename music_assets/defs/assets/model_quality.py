@@ -118,14 +118,16 @@ def model_quality(context: dg.AssetExecutionContext, config: QualityConfig, stor
     version = bundle.version
     catalog = catalog_from_bundle(bundle)
     queries = sample_queries(catalog, config.n_queries, config.seed)
-    table = evaluate_modes(catalog, bundle_recommenders(bundle, MODES, config.k), queries, config.k, config.seed)
+    # a build without hybrid vectors (hybrid_vectors not in the run) is measured on the modes it has
+    modes = [m for m in MODES if m != "hybrid" or storage.exists(path / hybrid_files.VECTORS_FILE)]
+    table = evaluate_modes(catalog, bundle_recommenders(bundle, modes, config.k), queries, config.k, config.seed)
     labelled = genre_share(catalog)
     if labelled == 0:
         context.log.warning("no track has a genre: genre hit rate is not measurable; the winner falls back to normal")
     report = quality_report(table, version, config.k, len(queries), config.seed, labelled)
     temporal, temporal_table = _temporal(context, store, bundle, config)
     report["temporal"] = temporal
-    report["winner"] = temporal_winner(report["winner"], temporal, MODES)
+    report["winner"] = temporal_winner(report["winner"], temporal, modes)
     write_quality(path, report)
 
     now = datetime.now(timezone.utc).isoformat()
