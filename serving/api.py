@@ -12,7 +12,7 @@ from music_assets.model.search import QueryError, check_query
 from serving.model_store import ModelStore
 from serving.openapi import openapi_document
 from serving.params import BadRequest, parse_recommend
-from serving.present import mode_help, query_view, recommendation_view, track_view
+from serving.present import mode_help, mode_name, query_view, recommendation_view, track_view
 from serving.service import NotFound, run
 
 bp = Blueprint("api", __name__)
@@ -51,6 +51,7 @@ def api_recommend():
         "model_version": model.version,
         "mode": params.mode,
         "mode_description": mode_help(params.mode),
+        "mode_name": mode_name(params.mode),
         "k": params.k,
         "query": query_view(bundle, outcome),
         "other_matches": [track_view(bundle, i) for i in outcome.choices],

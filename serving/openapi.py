@@ -81,6 +81,7 @@ def openapi_document(modes: list[str]) -> dict[str, Any]:
                         "model_version", "mode", "k", "query", "other_matches", "results"], "properties": {
                         "model_version": {"type": "string"}, "mode": {"type": "string", "enum": modes},
                         "mode_description": {"type": "string"},
+                        "mode_name": {"type": "string", "example": "Listened together"},
                         "k": {"type": "integer"}, "artist_ignored": {"type": "boolean"},
                         "query": {"$ref": "#/components/schemas/Track"},
                         "other_matches": {"type": "array", "items": {"$ref": "#/components/schemas/Track"}},

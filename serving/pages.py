@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, render_template, request
 from music_assets.model.recommend import MAX_K, MODES
 from serving.model_store import ModelStore
 from serving.params import DEFAULT_K, BadRequest, parse_recommend
-from serving.present import MODE_HELP, mode_help, query_view, recommendation_view, track_view
+from serving.present import MODE_HELP, mode_help, mode_name, query_view, recommendation_view, track_view
 from serving.media import PLOTS
 from serving.service import NotFound, run
 
@@ -27,7 +27,7 @@ def _form(model, **values):
     """Template values for the search form, pre-filled from the request where given."""
     args = request.args
     return {
-        "modes": [(m, MODE_HELP.get(m, "")) for m in MODES],
+        "modes": [(m, mode_name(m), MODE_HELP.get(m, "")) for m in MODES],
         "default_mode": model.bundle.default_mode if model else "normal",
         # "best measured" only once the quality step has measured the modes (it writes quality.json)
         "default_label": "best measured" if model and model.bundle.quality else "default",
@@ -70,6 +70,7 @@ def results():
         results=[recommendation_view(bundle, r) for r in outcome.results],
         params=outcome.params,
         mode_description=mode_help(outcome.params.mode),
+        mode_name=mode_name(outcome.params.mode),
         is_default_mode=outcome.params.mode == bundle.default_mode,
         **_form(model),
     )

@@ -19,11 +19,23 @@ MODE_HELP = {
     "normal": "same KMeans cluster, then nearest in sound",
     "genre": "must share a genre, then nearest in sound",
     "nearest": "nearest in sound across the whole catalog",
+    "hybrid": "songs the same listeners stream, in related genres, with a similar sound",
+}
+# What each mode does, in a listener's words: the page's mode picker and result heading.
+MODE_NAMES = {
+    "normal": "Sounds like (same family)",
+    "genre": "Sounds like, same genre",
+    "nearest": "Sounds like",
+    "hybrid": "Listened together",
 }
 
 
 def mode_help(mode: str) -> str:
     return MODE_HELP.get(mode, "")
+
+
+def mode_name(mode: str) -> str:
+    return MODE_NAMES.get(mode, mode)
 
 
 _ID_SLOT = "0music0adviser0id0"

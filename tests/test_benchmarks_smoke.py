@@ -126,3 +126,10 @@ def test_serving_attacks_smoke(demo_data_dir: Path, capsys: pytest.CaptureFixtur
     assert [(r["attack"], r["server"]) for r in rows] == [("1 GiB body", "granian"), ("SIGTERM ignored", "granian")]
     assert "413" in rows[0]["server did"] and rows[0]["temp files +MB"] == "0"
     assert rows[1]["server did"].startswith("stopped in")
+
+
+def test_hybrid_quality_scale_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import hybrid_quality
+    hybrid_quality.scale(rows=30_000, tracks=400, regions=4, days=90, folder=tmp_path)
+    out = capsys.readouterr().out
+    assert "chart profiles of a synthetic chart: 30,000 rows" in out and "DuckDB aggregation alone" in out

@@ -5,6 +5,8 @@ Modes:
            in StandardScaler space).
 - genre:   the seed's other mode: only tracks sharing at least one genre, nearest first.
 - nearest: nearest in the full scaled feature space, no cluster boundary.
+- hybrid:  "listened together": chart co-listening, genres and sound blended (model/hybrid.py,
+           model/recommend_hybrid.py), for bundles that carry hybrid vectors.
 The query itself and its duplicates (same id, alias ids, same normalized title+artist) are
 never recommended, nor is a track outside the model (no audio features: `check_recommendable`).
 """
@@ -18,8 +20,10 @@ import numpy as np
 from music_assets.model.bundle import ModelBundle
 from music_assets.text import normalize_text
 from music_assets.model.recommend_index import Group, RecommendIndex, recommend_index
+from music_assets.model.hybrid import HybridError
+from music_assets.model.recommend_hybrid import hybrid_top
 
-MODES: tuple[str, ...] = ("normal", "genre", "nearest")
+MODES: tuple[str, ...] = ("normal", "genre", "nearest", "hybrid")
 MAX_K = 100
 
 
@@ -213,6 +217,8 @@ def recommend(bundle: ModelBundle, query: int, mode: str = "normal", k: int = 10
     if not 1 <= k <= MAX_K:
         raise RecommendationError(f"k must be between 1 and {MAX_K}, got {k}")
     check_recommendable(bundle, query)
+    if mode == "hybrid":
+        return _hybrid(bundle, query, k)
     ix = recommend_index(bundle)
     groups = _groups(bundle, ix, query, mode)
     excluded = ix.excluded(query)
@@ -240,3 +246,17 @@ def _results(ix: RecommendIndex, query: int, top: np.ndarray, dist: np.ndarray) 
         reason = f"shares {', '.join(shared[:2])}; {close_on[a][b]}" if shared else close_on[a][b]
         out.append(Recommendation(i, track_id, title, artist, [names[c] for c in mine], preview, d, reason, cover))
     return out
+
+
+def _hybrid(bundle: ModelBundle, query: int, k: int) -> list[Recommendation]:
+    """hybrid mode's results; `distance` is 1 - score (lower is closer, as in the other modes)."""
+    try:
+        top, scores, reasons = hybrid_top(bundle, query, k)
+    except HybridError as exc:
+        raise RecommendationError(str(exc)) from exc
+    ix = recommend_index(bundle)
+    names, codes, spans = ix.genre_names, ix.genre_code_list, ix.genre_spans[top].tolist()
+    return [Recommendation(int(i), track_id, title, artist, [names[c] for c in codes[s:e]], preview, 1.0 - float(score),
+                           reason, cover)
+            for i, score, reason, (track_id, title, artist, preview, cover), (s, e)
+            in zip(top.tolist(), scores.tolist(), reasons, ix.records.get(top), spans)]

@@ -6,7 +6,7 @@ computed here from the same numbers, stops publishing when the build is worse th
 model.
 """
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from time import perf_counter
 
 import dagster as dg
@@ -20,6 +20,10 @@ from music_assets.model import registry
 from music_assets.model.bundle import load_bundle, read_quality, write_quality
 from music_assets.model.recommend import MODES
 from music_assets.training import plots
+from music_assets.model import hybrid as hybrid_files
+from music_assets.model.hybrid import HybridWeights
+from music_assets.training.cochart_eval import CutConfig
+from music_assets.training.temporal_quality import COCHART_METRICS, evaluate_temporal, temporal_catalog, temporal_winner
 from music_assets.training.evaluate import (
     METRICS, RANDOM_MODE, append_history, bundle_recommenders, catalog_from_bundle, evaluate_modes, genre_share,
     quality_report, regression, sample_queries,
@@ -51,6 +55,26 @@ def _table_metadata(table: pd.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.table(records, schema=schema)
 
 
+def _temporal(context: dg.AssetExecutionContext, store: DataStore, bundle, config: QualityConfig
+              ) -> tuple[dict, pd.DataFrame]:
+    """The co-chart evaluation at the cut (and with the weights) hybrid_vectors chose them for;
+    {"skipped": reason} when the build has no hybrid vectors or the charts are too short."""
+    try:
+        meta = storage.read_json(bundle.path / hybrid_files.META_FILE)
+    except FileNotFoundError:
+        return {"skipped": "the build has no hybrid vectors"}, pd.DataFrame()
+    cfg = CutConfig(fraction=float(meta.get("cut_fraction", 0.8)), cut=date.fromisoformat(meta["cut"]),
+                    n_queries=config.n_queries, k=config.k, seed=config.seed)
+    try:
+        result = evaluate_temporal(store.asset_path("chart_rows"), temporal_catalog(bundle), cfg,
+                                   weights=HybridWeights.from_dict(meta["weights"]))
+    except ValueError as exc:
+        context.log.warning(f"temporal evaluation not measured: {exc}")
+        return {"skipped": str(exc), "cut": meta["cut"]}, pd.DataFrame()
+    context.log.info(f"temporal evaluation at {result.cut}:\n{result.table.to_string(index=False)}")
+    return {**result.report(), "weights_chosen_on": meta.get("chosen_on", "")}, result.table
+
+
 def quality_check(current: dict, store: DataStore, version: str) -> dg.AssetCheckResult:
     """Beats the random floor, and no mode is worse than the served model's by more than the tolerance."""
     published_version = registry.read_pointer(store.models_dir)
@@ -78,7 +102,8 @@ def quality_check(current: dict, store: DataStore, version: str) -> dg.AssetChec
 
 @dg.asset(
     pool=DATA_FOLDER_POOL,
-    group_name="model", kinds={"json", "parquet"}, owners=OWNERS, tags=tags("model"), code_version="1",
+    group_name="model", kinds={"json", "parquet"}, owners=OWNERS, tags=tags("model"), code_version="2",
+    deps=["hybrid_vectors"],
     check_specs=[dg.AssetCheckSpec(QUALITY_CHECK, asset="model_quality", blocking=True,
                                    description=f"Beats the random floor and is not worse than the published model "
                                                f"by more than {QUALITY_TOLERANCE}.")],
@@ -93,11 +118,16 @@ def model_quality(context: dg.AssetExecutionContext, config: QualityConfig, stor
     version = bundle.version
     catalog = catalog_from_bundle(bundle)
     queries = sample_queries(catalog, config.n_queries, config.seed)
-    table = evaluate_modes(catalog, bundle_recommenders(bundle, MODES, config.k), queries, config.k, config.seed)
+    # a build without hybrid vectors (hybrid_vectors not in the run) is measured on the modes it has
+    modes = [m for m in MODES if m != "hybrid" or storage.exists(path / hybrid_files.VECTORS_FILE)]
+    table = evaluate_modes(catalog, bundle_recommenders(bundle, modes, config.k), queries, config.k, config.seed)
     labelled = genre_share(catalog)
     if labelled == 0:
         context.log.warning("no track has a genre: genre hit rate is not measurable; the winner falls back to normal")
     report = quality_report(table, version, config.k, len(queries), config.seed, labelled)
+    temporal, temporal_table = _temporal(context, store, bundle, config)
+    report["temporal"] = temporal
+    report["winner"] = temporal_winner(report["winner"], temporal, modes)
     write_quality(path, report)
 
     now = datetime.now(timezone.utc).isoformat()
@@ -110,6 +140,8 @@ def model_quality(context: dg.AssetExecutionContext, config: QualityConfig, stor
                      f"({len(queries)} queries, {seconds:.1f}s)\n{table.to_string(index=False)}")
     per_mode = {f"{row['mode']}/{m}": rounded(row[m])
                 for _, row in table.iterrows() for m in ("genre_hit_rate", "artist_hit_rate", "coverage")}
+    per_mode.update({f"temporal/{row['mode']}/{m}": rounded(row[m])
+                     for _, row in temporal_table.iterrows() for m in COCHART_METRICS[:2]})
     return dg.MaterializeResult(
         metadata={
             "version": version,
@@ -124,6 +156,9 @@ def model_quality(context: dg.AssetExecutionContext, config: QualityConfig, stor
             "history_path": dg.MetadataValue.path(str(history_path(store))),
             "history_versions": int(history["version"].nunique()),
             "history_chart": dg.MetadataValue.md(plots.markdown_image(png, "genre hit rate across versions")),
+            "temporal_quality": dg.MetadataValue.md(temporal_table.round(4).to_markdown(index=False)
+                                                    if len(temporal_table) else f"not measured: {temporal.get('skipped')}"),
+            "temporal_cut": str(temporal.get("cut", "")),
             **per_mode,  # numeric entries: the Dagster UI plots them across materializations
         },
         check_results=[quality_check(report, store, version)],

@@ -18,7 +18,7 @@ from music_assets import storage
 
 @dg.asset(
     pool=DATA_FOLDER_POOL,
-    group_name="model", kinds={"json"}, deps=["model_quality", "model_pictures", "ann_index"], owners=OWNERS,
+    group_name="model", kinds={"json"}, deps=["model_quality", "model_pictures", "ann_index", "hybrid_vectors"], owners=OWNERS,
     tags=tags("model"), code_version="2",
     # The daily schedule refreshes the model; a day and a half without a new one deserves a look.
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=36)),

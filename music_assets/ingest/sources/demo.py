@@ -63,6 +63,22 @@ _ONSETS = ["b", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t",
            "ch", "sh", "br", "tr", "st", "fl", "gr", "kr"]
 _VOWELS = ["a", "e", "i", "o", "u", "ai", "ou", "ea", "io"]
 _CODAS = ["", "", "", "n", "r", "l", "s", "m", "nd", "st"]
+# Where each family's listeners are: charts are regional (a K-pop song charts in Korea and the
+# Philippines far more than in Brazil). A track charts mostly in its artist's home region, drawn
+# from its primary genre's family, then in the family's other regions and Global.
+FAMILY_REGIONS: dict[str, tuple[str, ...]] = {
+    "pop": ("United States", "United Kingdom", "Australia", "Canada", "Sweden", "Netherlands", "Philippines", "Norway"),
+    "electronic": ("Netherlands", "Germany", "Sweden", "Norway", "United Kingdom", "Poland"),
+    "hip hop": ("United States", "Canada", "United Kingdom", "Germany", "France", "Poland"),
+    "latin": ("Mexico", "Argentina", "Colombia", "Chile", "Peru", "Spain", "Brazil"),
+    "rock": ("United Kingdom", "United States", "Germany", "Poland", "Brazil", "Italy"),
+    "acoustic": ("Philippines", "Indonesia", "United States", "Canada", "Australia", "Norway"),
+    "calm": ("Japan", "France", "Germany", "United Kingdom"),
+    "r&b": ("United States", "United Kingdom", "Philippines", "South Africa", "Nigeria"),
+    "asian pop": ("South Korea", "Japan", "Philippines", "Indonesia", "Taiwan", "Thailand"),
+    "island": ("Nigeria", "South Africa", "United Kingdom", "Portugal"),
+    "jazz": ("France", "Japan", "United States", "Turkey", "India"),
+}
 START_DATE = date(2017, 1, 1)
 N_DAYS = 5 * 365
 
@@ -196,12 +212,21 @@ class DemoCatalog:
             dst = rng.choice(n_orig, n_shared, replace=False)
             titles[dst] = titles[rng.choice(n_orig, n_shared)]
 
+        # The artist's home region, from its primary genre's family (own stream: the rest of the
+        # catalog is unchanged by it).
+        region_rng = np.random.default_rng([cfg.seed, 3])
+        region_code = {r: i for i, r in enumerate(REGIONS)}
+        family_of_artist = families[primary]
+        home_region = np.array([region_code[FAMILY_REGIONS[f][int(region_rng.integers(0, len(FAMILY_REGIONS[f])))]]
+                                for f in family_of_artist], dtype=np.int64)
         tracks = pd.DataFrame(
             {
                 "track_id": _base62_ids(rng, n_orig),
                 "title": titles,
                 "artist": artist_names[artist_of],
                 "artist_index": artist_of,
+                "home_region": home_region[artist_of],
+                "family": family_of_artist[artist_of],
                 "genres": [[GENRES[g] for g in artist_genres[a]] for a in artist_of],
                 "popularity": rng.pareto(1.2, n_orig) + 1.0,
                 **feats,
@@ -257,9 +282,18 @@ class DemoCatalog:
         step = np.concatenate([np.arange(k) for k in n_rows]) if len(n_rows) else np.array([], int)
         start_day = rng.integers(0, N_DAYS, len(chunk))
         day = np.minimum(start_day[idx] + step * rng.integers(1, 4, len(idx)), N_DAYS - 1)
-        home = rng.integers(1, len(REGIONS), len(chunk))
+        home = chunk["home_region"].to_numpy(dtype=np.int64)
+        region_code = {r: i for i, r in enumerate(REGIONS)}
+        family_regions = {f: np.array([region_code[r] for r in rs]) for f, rs in FAMILY_REGIONS.items()}
+        fam = chunk["family"].to_numpy(dtype=object)[idx]
         r = rng.random(len(idx))
-        region = np.where(r < 0.7, home[idx], np.where(r < 0.9, 0, rng.integers(0, len(REGIONS), len(idx))))
+        # one of the family's regions per row (vectorised per family)
+        in_family = np.zeros(len(idx), dtype=np.int64)
+        for f, codes in family_regions.items():
+            at = np.flatnonzero(fam == f)
+            in_family[at] = codes[rng.integers(0, len(codes), len(at))]
+        region = np.where(r < 0.55, home[idx], np.where(r < 0.85, in_family,
+                          np.where(r < 0.97, 0, rng.integers(0, len(REGIONS), len(idx)))))
         chart = np.where(rng.random(len(idx)) < 0.85, "top200", "viral50")
         base = 200.0 / np.sqrt(pop[idx])
         limit = np.where(chart == "top200", 200, 50)

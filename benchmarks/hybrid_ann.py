@@ -1,0 +1,128 @@
+"""The hybrid mode at large sizes: its inner-product ANN index (model/hybrid_ann.py) beside
+`nearest` with its own index, p50/p99 in the same run, and the hybrid index's recall@10 against
+the exact scan.
+
+The demo bundle (benchmarks/common.py) gets hybrid vectors the way the pipeline makes them: the
+demo's chart rows -> chart profiles (DuckDB, PPMI, SVD), genre vectors, the scaled features,
+blended with fixed weights (the 20k demo's validated ones; weights do not change the cost).
+
+    .venv/bin/python -m benchmarks.hybrid_ann [--sizes 100k,1M] [--queries 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from datetime import timedelta
+from pathlib import Path
+from time import perf_counter
+
+import numpy as np
+
+from benchmarks.common import (
+    demo_models_dir, ensure_ann, fmt_ms, interleaved, p50_p99, print_table, single_threaded_blas, sizes_arg,
+)
+from music_assets import storage
+from music_assets.model import hybrid_ann
+from music_assets.model.bundle import load_bundle
+from music_assets.model.hybrid import HybridModel, HybridWeights, blend, query_vector, top_k
+from music_assets.model.recommend import recommend
+from music_assets.model.recommend_index import recommend_index
+from music_assets.text import normalize_text
+from music_assets.training.signals.catalog_signals import audio_block
+from music_assets.training.signals.chart_profile import ProfileParams, align, chart_period, compute_profiles
+from music_assets.training.signals.genre_vectors import genre_vectors
+
+K = 10
+WEIGHTS = HybridWeights(audio=0.1, chart=1.0, genre=0.1, recency=0.8)
+
+
+def chart_rows(n_tracks: int, folder: Path) -> Path:
+    """The demo's validated chart rows as Parquet, cached beside the bundle."""
+    from music_assets.ingest.charts.rows import CHART_ROW_SCHEMA, validate_chart_batch
+    from music_assets.ingest.sources.demo import DemoCatalog, DemoConfig
+
+    path = folder / "chart_rows.parquet"
+    if not path.exists():
+        src = DemoCatalog(DemoConfig(n_tracks=n_tracks, seed=42))
+        with storage.parquet_writer(path, CHART_ROW_SCHEMA) as w:
+            for batch in src.chart_batches():
+                w.write_table(validate_chart_batch(batch).good)
+    return path
+
+
+def hybrid_for(bundle, rows: Path) -> tuple[HybridModel, dict[str, float]]:
+    timings = {}
+    t0 = perf_counter()
+    _, last = chart_period(rows)
+    profiles = compute_profiles(rows, last + timedelta(days=1), ProfileParams())
+    timings["chart profiles s"] = perf_counter() - t0
+    t = bundle.tracks
+    chart, prior, source, pos = align(profiles, t["track_id"].tolist(), [normalize_text(a) for a in t["artist"]])
+    t0 = perf_counter()
+    genre = genre_vectors([list(g) for g in t["genres"]])
+    timings["genre vectors s"] = perf_counter() - t0
+    audio = audio_block(bundle.scaled)
+    blocks = {"audio": audio, "chart": chart, "genre": genre}
+    present = {"audio": np.abs(audio).sum(axis=1) > 0, "chart": source != "none", "genre": np.abs(genre).sum(axis=1) > 0}
+    vectors, layout = blend(blocks, present, prior, WEIGHTS)
+    have = pos >= 0
+    model = HybridModel(vectors, layout, WEIGHTS, np.where(have, profiles.top_region[np.maximum(pos, 0)], ""),
+                        np.where(have, profiles.peak_year[np.maximum(pos, 0)], 0), {})
+    t0 = perf_counter()
+    model.index = hybrid_ann.build(vectors)
+    timings["hybrid index build s"] = perf_counter() - t0
+    return model, timings
+
+
+def bench_size(n_tracks: int, n_queries: int, rounds: int) -> list[dict[str, object]]:
+    models = demo_models_dir(n_tracks)
+    ensure_ann(models)
+    bundle = load_bundle(models)
+    model, timings = hybrid_for(bundle, chart_rows(n_tracks, models.parent))
+    exact_model = dataclasses.replace(model, index=None)
+    bundle.derived("hybrid_model", lambda b: model)
+    exact = dataclasses.replace(bundle, ann=None)
+    exact.derived("hybrid_model", lambda b: exact_model)
+    rng = np.random.default_rng(0)
+    queries = rng.choice(len(bundle.tracks), n_queries, replace=False).tolist()
+    ix = recommend_index(bundle)
+    print(f"# {len(bundle.tracks):,} tracks, {model.vectors.shape[1]} hybrid dims, "
+          + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()) + f"; load average {os.getloadavg()[0]:.1f}", flush=True)
+    for b in (bundle, exact):
+        for mode in ("nearest", "hybrid"):
+            recommend(b, queries[0], mode, K)
+    subjects = {
+        "nearest (its ANN index)": lambda q: recommend(bundle, q, "nearest", K),
+        "hybrid (inner-product ANN + exact re-rank)": lambda q: recommend(bundle, q, "hybrid", K),
+        "hybrid exact": lambda q: recommend(exact, q, "hybrid", K),
+        "hybrid exact search only": lambda q: top_k(model.vectors, query_vector(model.vectors, q, WEIGHTS), K, ix.excluded(q)),
+    }
+    times = interleaved(subjects, queries, rounds)
+    overlap = np.mean([len({r.index for r in recommend(bundle, q, "hybrid", K)} & {r.index for r in recommend(exact, q, "hybrid", K)})
+                       for q in queries]) / K
+    print(f"# hybrid: results with the index overlap the exact top {K}: {overlap:.3f}", flush=True)
+    base, _ = p50_p99(times["nearest (its ANN index)"])
+    rows = []
+    for name, t in times.items():
+        p50, p99 = p50_p99(t)
+        rows.append({"tracks": f"{len(bundle.tracks):,}", "subject": name, "p50 ms": fmt_ms(p50), "p99 ms": fmt_ms(p99),
+                     "p50 / nearest p50": f"{p50 / base:.2f}"})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=sizes_arg, default=sizes_arg("100k,1M"))
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    with single_threaded_blas():
+        for n in args.sizes:
+            print_table(bench_size(n, args.queries, args.rounds), title=f"hybrid vs nearest at {n:,} demo tracks")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

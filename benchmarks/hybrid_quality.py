@@ -1,0 +1,149 @@
+"""Temporal quality of every mode (co-chart lift, genre hit rate, beyond accuracy) on the
+Philippine daily charts (../shared/data/ph_daily_charts) and on the demo catalog; the signals'
+compute time on them and on a synthetic larger chart.
+
+The protocol is model_quality's (training/temporal_quality.py, docs/operations.md): cut at 80% of
+the period, everything fitted before the cut, hybrid weights chosen on the period before the cut.
+
+    .venv/bin/python -m benchmarks.hybrid_quality [--demo-tracks 20000] [--scale-rows 5000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from time import perf_counter
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from music_assets import storage
+from music_assets.schema import DEFAULT_MODEL_FEATURES
+from music_assets.text import normalize_text
+from music_assets.training.cochart_eval import CutConfig
+from music_assets.training.signals.chart_profile import ProfileParams, chart_cells, chart_period, compute_profiles
+from music_assets.training.temporal_quality import TemporalCatalog, evaluate_temporal
+
+PH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ph_daily_charts"
+
+
+def ph_chart_rows(folder: Path, out: Path) -> pd.DataFrame:
+    """The Philippine charts as a chart_rows file (one region); returns the catalog (tracks + genres)."""
+    charts = pd.read_csv(folder / "spotify_daily_charts.csv.gz", parse_dates=["date"])
+    rows = pd.DataFrame({
+        "title": charts["track_name"].astype(str), "rank": charts["position"].astype("int32"),
+        "date": charts["date"].dt.date, "artist": charts["artist"].astype(str),
+        "url": "https://open.spotify.com/track/" + charts["track_id"], "region": "Philippines",
+        "chart": "top200", "trend": "", "streams": charts["streams"].astype("float64"),
+        "track_id": charts["track_id"],
+    })
+    storage.write_parquet(pa.Table.from_pandas(rows, preserve_index=False), out)
+    tracks = pd.read_csv(folder / "spotify_daily_charts_tracks.csv")
+    artists = pd.read_csv(folder / "spotify_daily_charts_artists.csv")
+    genres = artists.drop_duplicates("artist_id").set_index("artist_id")["genres"].map(
+        lambda s: [g.strip().strip("'\"") for g in str(s).strip("[]").split(",") if g.strip().strip("'\"")])
+    tracks["genres"] = tracks["artist_id"].map(genres).map(lambda g: g if isinstance(g, list) else [])
+    tracks = tracks.rename(columns={"track_name": "title", "artist_name": "artist"})
+    return tracks.drop_duplicates("track_id").reset_index(drop=True)
+
+
+def demo_chart_rows(n_tracks: int, out: Path) -> pd.DataFrame:
+    from music_assets.ingest.charts.rows import validate_chart_batch
+    from music_assets.ingest.sources.demo import DemoCatalog, DemoConfig
+    src = DemoCatalog(DemoConfig(n_tracks=n_tracks, seed=42))
+    storage.write_parquet(pa.concat_tables([validate_chart_batch(b).good for b in src.chart_batches()]), out)
+    t = src.tracks[~src.tracks["features_missing"]]
+    feats = t.loc[:, list(DEFAULT_MODEL_FEATURES)]
+    return t.assign(**{c: feats[c].fillna(feats[c].mean()) for c in DEFAULT_MODEL_FEATURES}).reset_index(drop=True)
+
+
+def temporal_catalog(tracks: pd.DataFrame) -> TemporalCatalog:
+    """Standardized features (imputed with the mean where missing, as the pipeline's cleaning does)."""
+    x = tracks.loc[:, list(DEFAULT_MODEL_FEATURES)].to_numpy(dtype=np.float64)
+    missing = np.isnan(x)
+    x = np.where(missing, np.nanmean(x, axis=0), x)
+    scaled = (x - x.mean(axis=0)) / np.where(x.std(axis=0) == 0, 1, x.std(axis=0))
+    return TemporalCatalog(track_ids=tracks["track_id"].tolist(),
+                           artists=[normalize_text(a) for a in tracks["artist"]],
+                           genres=list(tracks["genres"]), scaled=scaled.astype(np.float32),
+                           audio_present=~missing.all(axis=1))
+
+
+def report(name: str, chart_rows: Path, tracks: pd.DataFrame, cfg: CutConfig) -> pd.DataFrame:
+    started = perf_counter()
+    result = evaluate_temporal(chart_rows, temporal_catalog(tracks), cfg)
+    seconds = perf_counter() - started
+    t = result.table.set_index("mode")
+    hit = t["cochart_lift_hit_at_10"]
+    best_single = hit[["audio", "chart_profile", "genres"]].max()
+    print(f"\n## {name}: cut {result.cut} ({cfg.fraction:.0%} of {result.start}..{result.stop}), "
+          f"{result.n_candidates:,} candidates, {result.n_queries} queries "
+          f"(those with a relevant track among {result.n_eligible} charting after the cut too), weights {result.weights.to_dict()} "
+          f"chosen on {result.validation_cut}..{result.cut}; {seconds:.1f} s\n")
+    print(result.table.round(4).to_markdown(index=False))
+    print(f"\nhybrid / audio {hit['hybrid'] / max(hit['audio'], 1e-9):.2f}x, / popular "
+          f"{hit['hybrid'] / max(hit['popular'], 1e-9):.2f}x, / best single signal {hit['hybrid'] / best_single:.2f}x; "
+          f"genre hit rate hybrid {t.loc['hybrid', 'genre_hit_rate']:.3f} vs audio {t.loc['audio', 'genre_hit_rate']:.3f}")
+    return result.table
+
+
+def scale(rows: int, tracks: int, regions: int, days: int, folder: Path) -> None:
+    """Chart profiles of a synthetic chart of `rows` rows: the out-of-core path's time."""
+    rng = np.random.default_rng(0)
+    path = folder / "synthetic.parquet"
+    import pyarrow.parquet as pq
+    writer = None
+    step = 1_000_000
+    for start in range(0, rows, step):
+        n = min(step, rows - start)
+        t = pa.table({
+            "track_id": pa.array((rng.zipf(1.3, n) % tracks).astype(str)),
+            "region": pa.array(rng.integers(0, regions, n).astype(str)),
+            "date": pa.array(np.datetime64("2017-01-01") + rng.integers(0, days, n).astype("timedelta64[D]")),
+            "rank": pa.array(rng.integers(1, 201, n).astype(np.int32)),
+        })
+        writer = writer or pq.ParquetWriter(path, t.schema)
+        writer.write_table(t)
+    writer.close()
+    lo, hi = chart_period(path)
+    params = ProfileParams()
+    started = perf_counter()
+    cells, _ = chart_cells(path, hi, params)
+    aggregated = perf_counter() - started
+    profiles = compute_profiles(path, hi, params)
+    total = perf_counter() - started - aggregated
+    print(f"\nchart profiles of a synthetic chart: {rows:,} rows -> {cells.num_rows:,} (track, region, week) cells, "
+          f"{len(profiles.track_ids):,} tracks, {regions} regions x {days} days; DuckDB aggregation alone "
+          f"{aggregated:.1f} s, whole profile (aggregation + PPMI + SVD) {total:.1f} s; peak RSS {peak_rss_mb():,.0f} MB")
+
+
+def peak_rss_mb() -> float:
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--demo-tracks", type=int, default=20_000)
+    parser.add_argument("--fraction", type=float, default=0.8)
+    parser.add_argument("--scale-rows", type=int, default=0, help="also time chart profiles on a synthetic chart this long")
+    args = parser.parse_args()
+    cfg = CutConfig(fraction=args.fraction)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if PH.exists():
+            tracks = ph_chart_rows(PH, tmp / "ph.parquet")
+            report("ph_daily_charts (real, Philippines top 200)", tmp / "ph.parquet", tracks, cfg)
+        else:
+            print(f"{PH} is absent: skipping the real-data table")
+        if args.demo_tracks:
+            tracks = demo_chart_rows(args.demo_tracks, tmp / "demo.parquet")
+            report(f"demo catalog ({args.demo_tracks:,} tracks)", tmp / "demo.parquet", tracks, cfg)
+        if args.scale_rows:
+            scale(args.scale_rows, 200_000, 70, 1_600, tmp)
+
+
+if __name__ == "__main__":
+    main()

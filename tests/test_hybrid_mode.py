@@ -1,0 +1,143 @@
+"""The hybrid mode on the 3,000-track demo model materialized through Dagster: its assets and
+files, its scores and reasons, quality.json's temporal evaluation, and the page and API over HTTP."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from music_assets import storage
+from music_assets.model.bundle import load_bundle
+from music_assets.model.hybrid import META_FILE, VECTORS_FILE, query_vector
+from music_assets.model.recommend import RecommendationError, recommend
+from music_assets.model.recommend_hybrid import hybrid_model
+from music_assets.settings import LimitSettings, ServingSettings
+from music_assets.training.plots import PNG_SIGNATURE
+from serving import create_app
+
+REASON = re.compile(r"^(streamed by the same listeners( in [^;]+)?( in \d{4})?(; also .+)?|also .+|similar [a-z ]+ and [a-z ]+)$")
+
+
+def test_signal_assets_are_parquet_with_one_row_per_track_and_a_picture(demo_data_dir: Path, demo_bundle) -> None:
+    tracks = storage.read_parquet(demo_data_dir / "assets" / "tracks.parquet", columns=["track_id"])
+    charts = storage.read_parquet(demo_data_dir / "assets" / "chart_profiles.parquet")
+    genres = storage.read_parquet(demo_data_dir / "assets" / "genre_vectors.parquet")
+    for frame in (charts, genres):
+        assert list(frame["track_id"]) == list(tracks["track_id"])
+    chart_cols = [c for c in charts if re.fullmatch(r"chart_\d+", c)]
+    own = charts["chart_source"] == "track"
+    assert len(chart_cols) >= 8 and own.mean() > 0.9
+    assert np.allclose(np.linalg.norm(charts.loc[own, chart_cols].to_numpy(), axis=1), 1, atol=1e-4)
+    assert charts["recency"].between(0, 1).all() and (charts.loc[own, "peak_year"] >= 2017).all()
+    for name in ("chart_profiles.png", "genre_vectors.png", "hybrid_weights.png"):
+        assert (demo_data_dir / "assets" / "pictures" / name).read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_the_published_bundle_vouches_for_its_hybrid_files(demo_bundle) -> None:
+    assert {VECTORS_FILE, META_FILE} <= set(demo_bundle.meta["files"])
+    model = hybrid_model(demo_bundle)
+    assert model is not None and len(model.vectors) == len(demo_bundle.tracks)
+    assert model.meta["cut"] and model.meta["chosen_on"]
+
+
+def test_hybrid_results_are_ranked_by_the_blended_score_and_explained_in_listeners_words(demo_bundle) -> None:
+    model = hybrid_model(demo_bundle)
+    t = demo_bundle.tracks
+    seen = set()
+    for q in np.argsort(-t["chart_appearances"].to_numpy())[:40].tolist():
+        results = recommend(demo_bundle, q, "hybrid", 10)
+        assert len(results) == 10
+        scores = model.vectors[[r.index for r in results]] @ query_vector(model.vectors, q, model.weights)
+        assert [r.distance for r in results] == pytest.approx((1 - scores).tolist(), abs=1e-5)
+        assert all(a <= b + 1e-7 for a, b in zip([r.distance for r in results], [r.distance for r in results][1:]))
+        for r in results:
+            assert REASON.match(r.reason), r.reason
+            seen.add(r.reason.split(" ")[0])
+            if r.reason.startswith("also "):
+                shared = r.reason[5:].split(" / ")
+                assert set(shared) <= set(t["genres"].iat[q]) & set(r.genres)
+            if " in " in r.reason and r.reason.startswith("streamed"):
+                assert model.top_region[r.index] in r.reason
+    assert "streamed" in seen  # the chart signal places results on the demo, not only sound
+
+
+def test_a_damaged_hybrid_file_is_refused_with_a_reason(demo_data_dir: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(demo_data_dir / "models", models)
+    bundle = load_bundle(models)
+    (bundle.path / VECTORS_FILE).write_bytes((bundle.path / VECTORS_FILE).read_bytes()[:-20])
+    bundle = load_bundle(models)  # the other modes still serve
+    assert recommend(bundle, 0, "nearest", 3)
+    with pytest.raises(RecommendationError, match="hybrid.parquet does not match its checksum"):
+        recommend(bundle, 0, "hybrid", 3)
+
+
+def test_quality_json_carries_the_temporal_evaluation_and_the_default_follows_it(demo_bundle) -> None:
+    q = demo_bundle.quality
+    temporal = q["temporal"]
+    assert "hybrid" in q["modes"]
+    if "skipped" in temporal:
+        pytest.fail(f"the demo's temporal evaluation was skipped: {temporal['skipped']}")
+    modes = temporal["modes"]
+    assert set(modes) == {"random", "popular", "audio", "chart_profile", "genres", "hybrid"}
+    for m in modes.values():
+        assert {"cochart_lift_hit_at_10", "cochart_lift_ndcg_at_10", "genre_hit_rate", "coverage"} <= set(m)
+    assert temporal["cut"] > temporal["validation_cut"] > temporal["start"]
+    assert temporal["hybrid_weights"] == hybrid_model(demo_bundle).weights.to_dict()
+    better = (modes["hybrid"]["cochart_lift_hit_at_10"] > modes["audio"]["cochart_lift_hit_at_10"]
+              and modes["hybrid"]["genre_hit_rate"] >= modes["audio"]["genre_hit_rate"])
+    assert (demo_bundle.default_mode == "hybrid") == better
+
+
+@pytest.fixture(scope="module")
+def client(demo_data_dir: Path):
+    app = create_app(ServingSettings(data_dir=str(demo_data_dir), limits=LimitSettings.off()), live_lookup=None)
+    return app.test_client()
+
+
+def test_the_page_and_api_name_the_mode_in_plain_words(client, demo_bundle) -> None:
+    t = demo_bundle.tracks
+    row = int(np.argmax(t["chart_appearances"].to_numpy()))
+    title = t["title"].iat[row]
+    html = client.get("/recommend", query_string={"id": t["track_id"].iat[row], "song": title, "mode": "hybrid"}).get_data(as_text=True)
+    assert 'id="mode-name">Listened together</span>' in html and 'id="mode-used">hybrid</span> mode' in html
+    assert html.count('class="reason"') == 10
+    audio = client.get("/recommend", query_string={"id": t["track_id"].iat[row], "song": title, "mode": "nearest"}).get_data(as_text=True)
+    assert 'id="mode-name">Sounds like</span>' in audio
+    api = client.get("/api/recommend", query_string={"id": t["track_id"].iat[row], "song": title, "mode": "hybrid"}).get_json()
+    assert api["mode_name"] == "Listened together" and all(REASON.match(r["reason"]) for r in api["results"])
+    form = client.get("/").get_data(as_text=True)
+    assert re.search(r'<option value="hybrid"[^>]*>Listened together \(hybrid\)', form)
+
+
+def test_the_hybrid_ann_index_returns_the_exact_scores_of_nearly_the_exact_top_10(demo_data_dir: Path, tmp_path: Path) -> None:
+    """The index a large catalog gets (built here on the demo, below the size threshold), written
+    into a bundle and sealed: its results carry exact scores and nearly the exact top 10."""
+    from music_assets.model import hybrid_ann
+    from music_assets.model.bundle import seal_bundle
+
+    models = tmp_path / "models"
+    shutil.copytree(demo_data_dir / "models", models)
+    exact = load_bundle(models)
+    model = hybrid_model(exact)
+    folder = exact.path
+    (folder / "model.json").unlink()  # unseal, add the index, seal again: model.json vouches for it
+    hybrid_ann.write(folder, hybrid_ann.build(model.vectors))
+    seal_bundle(folder)
+    indexed = load_bundle(models)
+    assert hybrid_model(indexed).index is not None
+    overlap = []
+    for q in range(0, 600, 20):
+        got = recommend(indexed, q, "hybrid", 10)
+        want = recommend(exact, q, "hybrid", 10)
+        scores = model.vectors[[r.index for r in got]] @ query_vector(model.vectors, q, model.weights)
+        assert [r.distance for r in got] == pytest.approx((1 - scores).tolist(), abs=1e-5)
+        overlap.append(len({r.index for r in got} & {r.index for r in want}) / 10)
+    assert np.mean(overlap) >= 0.9
+    (folder / hybrid_ann.INDEX_FILE).write_bytes(b"not an index")
+    with pytest.raises(RecommendationError, match="hybrid_index.voy does not match its checksum"):
+        recommend(load_bundle(models), 0, "hybrid", 3)
