@@ -76,13 +76,13 @@ class TemporalResult:
 
 
 def temporal_catalog(bundle: ModelBundle) -> TemporalCatalog:
-    """A build's tracks as the temporal evaluation sees them (audio missing where every model
-    feature was imputed)."""
+    """A build's tracks as the temporal evaluation sees them (audio present for the tracks the
+    model was built on: model/bundle.py in_model)."""
     t = bundle.tracks
     return TemporalCatalog(
         track_ids=t["track_id"].tolist(), artists=[normalize_text(a) for a in t["artist"]],
         genres=[list(g) for g in t["genres"]], scaled=np.asarray(bundle.scaled, dtype=np.float32),
-        audio_present=t["n_imputed"].to_numpy() < len(bundle.features),
+        audio_present=np.asarray(bundle.in_model, dtype=bool),
     )
 
 

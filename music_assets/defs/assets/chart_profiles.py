@@ -18,7 +18,8 @@ from music_assets.defs.resources import DataStore
 from music_assets.defs.stage_files import pictures_dir
 from music_assets.text import normalize_text
 from music_assets.training.signals import pictures
-from music_assets.training.signals.chart_profile import ProfileParams, align, chart_period, compute_profiles
+from music_assets.training.signals.chart_profile import ChartProfiles, NoChartRows, ProfileParams, align, chart_period, \
+    compute_profiles
 
 
 class ChartProfileConfig(dg.Config):
@@ -39,9 +40,14 @@ def chart_profiles(context: dg.AssetExecutionContext, config: ChartProfileConfig
                            prior_half_life_weeks=config.prior_half_life_weeks)
     rows_path = store.asset_path("chart_rows")
     tracks = storage.read_parquet(store.asset_path("tracks"), columns=["track_id", "artist"])
+    charted = True
     try:
         _, last = chart_period(rows_path)
         profiles = compute_profiles(rows_path, last + timedelta(days=1), params, config.memory_limit)
+    except NoChartRows as exc:  # a catalog brought without charts: the hybrid blends sound and genres
+        charted = False
+        profiles = ChartProfiles.empty(params.dims)
+        context.log.warning(f"chart_profiles: {exc}; every track is recorded without a chart profile")
     except ValueError as exc:
         raise dg.Failure(f"chart_profiles: {exc}") from exc
     vectors, recency, source, pos = align(profiles, tracks["track_id"].tolist(),
@@ -69,6 +75,7 @@ def chart_profiles(context: dg.AssetExecutionContext, config: ChartProfileConfig
         "dims": vectors.shape[1], "prior_half_life_weeks": rounded(params.prior_half_life_weeks),
         "tracks_with_own_history": int(counts.get("track", 0)), "tracks_with_artist_profile": int(counts.get("artist", 0)),
         "tracks_without_profile": int(counts.get("none", 0)), "charted_ids": len(profiles.track_ids),
+        "chart_rows": "present" if charted else "none (a catalog without charts: no track has a profile)",
         "method": "PPMI + truncated SVD of track x (region, week), rank-weighted; recency prior decayed",
         "seconds": rounded(seconds, 2),
     })

@@ -27,7 +27,7 @@ from music_assets.model.hybrid import SIGNALS, HybridWeights, blend, write_hybri
 from music_assets.training.cochart_eval import DEFAULT_FRACTION, CutConfig, cut_date
 from music_assets.training.signals import pictures
 from music_assets.training.signals.catalog_signals import audio_block
-from music_assets.training.signals.chart_profile import ProfileParams, chart_period
+from music_assets.training.signals.chart_profile import NoChartRows, ProfileParams, chart_period
 from music_assets.training.temporal_quality import choose_hybrid_weights, temporal_catalog
 
 
@@ -70,19 +70,26 @@ def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, reco
     charts = _aligned(store, "chart_profiles", ids)
     genres = _aligned(store, "genre_vectors", ids)
     rows_path = store.asset_path("chart_rows")
-    start, end = chart_period(rows_path)
-    cut = cut_of(config, start, end)
-    cfg = CutConfig(fraction=config.cut_fraction, cut=cut, n_queries=config.n_queries, seed=config.seed)
     validation = pd.DataFrame(columns=["hit", "genre_hit", "chosen"])
     try:
-        weights, validation_cut, scored = choose_hybrid_weights(rows_path, temporal_catalog(bundle), start, cut, cfg,
-                                                                ProfileParams())
-        chosen_on = f"validation before {cut}: chart rows {start}..{validation_cut} fitted, {validation_cut}..{cut} scored"
-        validation = pd.DataFrame([{**w.to_dict(), "hit": h, "genre_hit": g, "chosen": w == weights} for w, h, g in scored])
-    except ValueError as exc:
-        weights, validation_cut = HybridWeights(), None
+        start, end = chart_period(rows_path)
+    except NoChartRows as exc:  # features alone: sound and genres, default weights, nothing to validate on
+        cut, validation_cut, weights = None, None, HybridWeights()
         chosen_on = f"defaults (not validated: {exc})"
         context.log.warning(f"hybrid weights: {chosen_on}")
+    else:
+        cut = cut_of(config, start, end)
+        cfg = CutConfig(fraction=config.cut_fraction, cut=cut, n_queries=config.n_queries, seed=config.seed)
+        try:
+            weights, validation_cut, scored = choose_hybrid_weights(rows_path, temporal_catalog(bundle), start, cut,
+                                                                    cfg, ProfileParams())
+            chosen_on = f"validation before {cut}: chart rows {start}..{validation_cut} fitted, {validation_cut}..{cut} scored"
+            validation = pd.DataFrame([{**w.to_dict(), "hit": h, "genre_hit": g, "chosen": w == weights}
+                                       for w, h, g in scored])
+        except ValueError as exc:
+            weights, validation_cut = HybridWeights(), None
+            chosen_on = f"defaults (not validated: {exc})"
+            context.log.warning(f"hybrid weights: {chosen_on}")
     chart_cols = [c for c in charts.columns if c.startswith("chart_") and c != "chart_source"]
     genre_cols = [c for c in genres.columns if c.startswith("genre_")]
     blocks = {"audio": audio_block(bundle.scaled), "chart": charts[chart_cols].to_numpy(dtype=np.float32),
@@ -95,7 +102,7 @@ def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, reco
                  {"top_region": charts["top_region"].fillna("").to_numpy(dtype=object),
                   "peak_year": charts["peak_year"].fillna(0).to_numpy(dtype=np.int64),
                   "chart_source": charts["chart_source"].to_numpy(dtype=object)},
-                 {"cut": cut.isoformat(), "cut_fraction": config.cut_fraction, "chosen_on": chosen_on,
+                 {"cut": cut.isoformat() if cut else None, "cut_fraction": config.cut_fraction, "chosen_on": chosen_on,
                   "validation_cut": validation_cut.isoformat() if validation_cut else None,
                   "n_queries": config.n_queries, "seed": config.seed})
     indexed = len(ids) >= config.ann_min_tracks
@@ -111,7 +118,7 @@ def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, reco
     return dg.MaterializeResult(metadata={
         "version": bundle.version, "bundle_path": dg.MetadataValue.path(str(path)), "dagster/row_count": len(ids),
         "dims": int(vectors.shape[1]), "ann_index": indexed, "weights": dg.MetadataValue.json(weights.to_dict()), "chosen_on": chosen_on,
-        "cut": cut.isoformat(), "validation_top": dg.MetadataValue.md(top.round(4).to_markdown(index=False)),
+        "cut": cut.isoformat() if cut else "none (no chart rows)", "validation_top": dg.MetadataValue.md(top.round(4).to_markdown(index=False)),
         **{f"tracks_with_{s}": int(present[s].sum()) for s in SIGNALS},
         **pictures_metadata({"hybrid_weights": png}), "seconds": rounded(seconds, 2),
     })

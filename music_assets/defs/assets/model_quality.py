@@ -63,6 +63,8 @@ def _temporal(context: dg.AssetExecutionContext, store: DataStore, bundle, confi
         meta = storage.read_json(bundle.path / hybrid_files.META_FILE)
     except FileNotFoundError:
         return {"skipped": "the build has no hybrid vectors"}, pd.DataFrame()
+    if not meta.get("cut"):  # a catalog brought without charts: no co-charting to measure
+        return {"skipped": "the catalog has no chart rows"}, pd.DataFrame()
     cfg = CutConfig(fraction=float(meta.get("cut_fraction", 0.8)), cut=date.fromisoformat(meta["cut"]),
                     n_queries=config.n_queries, k=config.k, seed=config.seed)
     try:

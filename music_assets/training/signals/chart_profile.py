@@ -49,6 +49,10 @@ class ProfileParams:
     seed: int = 0
 
 
+class NoChartRows(ValueError):
+    """A catalog brought without charts (features alone): there is no chart profile to compute."""
+
+
 @dataclass
 class ChartProfiles:
     """Row-aligned with `track_ids`: the reduced profile, the recency prior and where the track charts."""
@@ -59,6 +63,13 @@ class ChartProfiles:
     top_region: np.ndarray  # object: the region where the track charts most
     peak_year: np.ndarray  # int: the year of its most chart rows
     singular_values: np.ndarray
+
+    @classmethod
+    def empty(cls, dims: int) -> "ChartProfiles":
+        """No track charts: every catalog track gets chart_source "none" and the blend leaves the
+        chart signal out for it (a catalog brought without charts)."""
+        return cls(np.array([], dtype=object), np.zeros((0, dims), dtype=np.float32), np.zeros(0, dtype=np.float32),
+                   np.array([], dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0))
 
     def frame(self) -> pd.DataFrame:
         cols = {f"chart_{j}": self.vectors[:, j] for j in range(self.vectors.shape[1])}
@@ -82,7 +93,7 @@ def chart_period(chart_rows: storage.Location) -> tuple[date, date]:
     finally:
         con.close()
     if lo is None:
-        raise ValueError(f"{chart_rows} holds no chart rows: no chart profile can be computed")
+        raise NoChartRows(f"{chart_rows} holds no chart rows: no chart profile can be computed")
     return lo, hi
 
 
