@@ -104,7 +104,7 @@ def test_recommend_with_index_stays_in_mode_and_close_to_exact(ann_models: Path,
     genres = bundle.tracks["genres"]
     for q in rng.choice(np.flatnonzero(bundle.in_model), 40, replace=False):
         q = int(q)
-        for mode in rec.MODES:
+        for mode in rec.AUDIO_MODES:  # hybrid's own index: tests/test_hybrid_mode.py
             if mode == "genre" and not len(genres.iat[q]):
                 continue
             got = rec.recommend(bundle, q, mode, 10)
@@ -208,7 +208,7 @@ def test_exact_search_equals_a_full_scan(demo_bundle) -> None:
     rng = np.random.default_rng(5)
     queries = [int(q) for q in rng.choice(np.flatnonzero(demo_bundle.in_model), 25, replace=False)]
     for q in queries:
-        for mode in rec.MODES:
+        for mode in rec.AUDIO_MODES:  # hybrid's own index: tests/test_hybrid_mode.py
             if mode == "genre" and not len(genres.iat[q]):
                 continue
             for k in (1, 10, 100):

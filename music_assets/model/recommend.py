@@ -24,6 +24,8 @@ from music_assets.model.hybrid import HybridError
 from music_assets.model.recommend_hybrid import hybrid_top
 
 MODES: tuple[str, ...] = ("normal", "genre", "nearest", "hybrid")
+# The modes ranked by distance in the audio embedding (hybrid ranks blended vectors: model/hybrid.py).
+AUDIO_MODES: tuple[str, ...] = ("normal", "genre", "nearest")
 MAX_K = 100
 
 

@@ -57,8 +57,8 @@ def chart_profiles(context: dg.AssetExecutionContext, config: ChartProfileConfig
         "track_id": tracks["track_id"].to_numpy(dtype=object),
         **{f"chart_{j}": vectors[:, j] for j in range(vectors.shape[1])},
         "recency": recency,
-        "top_region": np.where(have, profiles.top_region[np.maximum(pos, 0)], ""),
-        "peak_year": np.where(have, profiles.peak_year[np.maximum(pos, 0)], 0).astype(np.int64),
+        "top_region": np.where(have, profiles.top_region[np.maximum(pos, 0)], "") if charted else "",
+        "peak_year": np.where(have, profiles.peak_year[np.maximum(pos, 0)], 0).astype(np.int64) if charted else 0,
         "chart_source": source.astype(str),
     })
     path = store.asset_path("chart_profiles")
