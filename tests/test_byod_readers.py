@@ -99,6 +99,26 @@ def test_note_line_and_semicolons_are_detected(tmp_path: Path) -> None:
     assert table.frame.iloc[0].tolist() == ["1", "A; B", "C", "1,234"]
 
 
+@pytest.mark.parametrize("gz", [False, True], ids=["csv", "gzip"])
+def test_a_stray_quote_loses_its_own_line_only(tmp_path: Path, gz: bool) -> None:
+    """One unbalanced quote in a layout read through the column maps (not the Kaggle stream):
+    with newlines_in_values the value would run on and swallow the next rows; here the line is
+    rejected alone, with its line number and reason, and every following row is read."""
+    lines = ["Position,Track Name,Artist,Streams,URL", '1,"Bad title,Artist A,1234,u1',
+             *[f'{i},Song {i},"Artist {i}",{i}000,u{i}' for i in range(2, 8)]]
+    text = "\n".join(lines) + "\n"
+    path = tmp_path / ("x.csv.gz" if gz else "x.csv")
+    if gz:
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    table = read_table(path)
+    assert table.frame["Position"].tolist() == [str(i) for i in range(2, 8)]
+    assert table.frame["Artist"].tolist() == [f"Artist {i}" for i in range(2, 8)]
+    assert table.bad_line_count == 1
+    assert table.bad_lines == [{"row": 2, "value": lines[1], "reason": 'a line has an unbalanced quote (")'}]
+
+
 # --- whole columns mangled, config ------------------------------------------------------------
 
 def materialize(tmp_path: Path, assets: list, **source) -> dg.ExecuteInProcessResult:

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from music_assets.ingest.charts.quotes import UNBALANCED_QUOTE, BalancedLines
 from music_assets.ingest.incoming import IN_PROGRESS_SUFFIXES
 from music_assets.ingest.tables.sniff import (
     GZIP_MAGIC, PARQUET_MAGIC, CsvSpelling, TableReadError, decode_or_explain, head_bytes, sniff_csv,
@@ -166,11 +167,20 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> RawTab
                         "reason": f"line has {row.actual_columns} fields, expected {row.expected_columns}"})
         return "skip"
 
+    def on_unbalanced(number: int, text: str) -> None:
+        nonlocal count
+        count += 1
+        if len(bad) < BAD_LINES_KEPT:
+            bad.append({"row": number, "value": text[:200], "reason": UNBALANCED_QUOTE})
+
     names = list(spelling.names)
     unique = [n if names.index(n) == i else f"{n}.{i}" for i, n in enumerate(names)]  # repeated header names
+    # One row per line, as the chart streams read them (ingest/charts/quotes.py): a stray quote
+    # would otherwise run a value across the following lines and swallow their rows.
+    raw = gzip.open(path, "rb") if spelling.gzip else open(path, "rb")
     try:
         table = pacsv.read_csv(
-            path,
+            BalancedLines(raw, on_unbalanced),
             read_options=pacsv.ReadOptions(encoding=spelling.encoding, skip_rows=spelling.skip_lines + 1,
                                            column_names=unique, use_threads=False),
             parse_options=pacsv.ParseOptions(delimiter=spelling.delimiter, newlines_in_values=True, invalid_row_handler=on_bad),
@@ -183,4 +193,6 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> RawTab
         raise TableReadError(f"{path} cannot be read as CSV ({exc}): half-written or corrupt?") from exc
     except (OSError, EOFError) as exc:
         raise TableReadError(f"{path} cannot be read to the end ({exc}): a truncated gzip file?") from exc
+    finally:
+        raw.close()
     return RawTable(path, table.to_pandas(), "csv", spelling, bad, count)
