@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from music_assets.defs.assets.unique_tracks import unique_tracks
-from music_assets.defs.resources import DataStore, EngineResource
+from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 from music_assets.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,8 @@ def test_the_spark_engine_without_java_fails_clearly(tmp_path: Path, monkeypatch
     monkeypatch.setattr("shutil.which", lambda name: None)
     monkeypatch.delenv("JAVA_HOME", raising=False)
     result = dg.materialize([unique_tracks], raise_on_error=False, resources={
-        "store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(kind="spark", spark_master="local[1]")})
+        "store": DataStore(data_dir=str(tmp_path)), "engine": EngineResource(kind="spark", spark_master="local[1]"),
+        "source": SourceResource(kind="demo")})
     assert "needs Java 17" in _failure(result) and "MUSIC_ADVISER_ENGINE=local" in _failure(result)
 
 
@@ -73,7 +74,8 @@ def test_the_spark_engine_without_java_fails_clearly(tmp_path: Path, monkeypatch
 def test_the_spark_engine_refuses_an_object_store_data_folder_before_spark_starts() -> None:
     pytest.importorskip("dagster_pyspark")
     result = dg.materialize([unique_tracks], raise_on_error=False, resources={
-        "store": DataStore(data_dir="memory://engine-test/data"), "engine": EngineResource(kind="spark", spark_master="local[1]")})
+        "store": DataStore(data_dir="memory://engine-test/data"), "engine": EngineResource(kind="spark", spark_master="local[1]"),
+        "source": SourceResource(kind="demo")})
     message = _failure(result)
     assert "spark engine needs a data folder on a filesystem path" in message
     assert "memory://engine-test/data" in message

@@ -98,10 +98,13 @@ def _balanced(path: Path, staging: Path, index: int) -> tuple[Path, list[str]]:
     lines. A file without such a line is not copied."""
     rejected: list[str] = []
     opener = pa.CompressedInputStream(pa.OSFile(str(path), "rb"), "gzip") if is_gzip(path) else pa.OSFile(str(path), "rb")
-    with opener as raw:
-        filtered = BalancedLines(raw, lambda number, text: rejected.append(text))
-        while filtered.read(1 << 22):
-            pass
+    try:
+        with opener as raw:
+            filtered = BalancedLines(raw, lambda number, text: rejected.append(text))
+            while filtered.read(1 << 22):
+                pass
+    except (pa.ArrowInvalid, OSError, EOFError) as exc:  # as the local reader says it (csv_files.py)
+        raise ChartFileError(f"{path} ended unexpectedly ({exc}): it looks half-written or truncated") from exc
     if not rejected:
         return path, []
     copy = staging / "balanced" / f"{index:06d}-{path.name.removesuffix('.gz')}"
