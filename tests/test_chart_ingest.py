@@ -92,7 +92,7 @@ def reference(header: list[str], lines: list[str], mapping: dict[str, str] | Non
     """What the rules say about the file: Python's csv module splits the lines, the reference
     validator judges them; lines with the wrong number of fields are rejected as such."""
     good, rejected = [], []
-    # one row per physical line (ingest/charts/quotes.py): a line whose quotes do not pair up is
+    # one row per physical line (ingest/tables/quotes.py): a line whose quotes do not pair up is
     # rejected as such, with its line number (the header is line 1)
     for number, line in enumerate("\n".join(lines).split("\n"), start=2):
         fields = next(csv.reader([line]), [])

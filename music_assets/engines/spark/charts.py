@@ -9,7 +9,7 @@ Known differences from the local engine, all outside the rules:
   Spark's CSV reader does not say which line it was (pyarrow sometimes does: "line 17 has ...").
   N counts commas outside double quotes.
 - None about line breaks: both engines read one row per line. A line whose double quotes do not
-  pair up is set aside by the local reader's own filter (ingest/charts/quotes.py), run on the
+  pair up is set aside by the local reader's own filter (ingest/tables/quotes.py), run on the
   driver before Spark reads the file (a copy without those lines, only when there are some); the
   lines after it are read as the rows they are, by both.
 """
@@ -37,7 +37,7 @@ from music_assets.ingest.charts.rules import CHART_RULES, TRIMMED_COLUMNS, WHITE
 from music_assets.ingest.charts.unique import UNIQUE_TRACKS_SCHEMA, unique_tracks_sql
 from music_assets.schema import CHART_COLUMNS
 from music_assets.ingest.charts.inputs import MappedChartFile, streams_directly
-from music_assets.ingest.charts.quotes import UNBALANCED_QUOTE, BalancedLines
+from music_assets.ingest.tables.quotes import UNBALANCED_QUOTE, BalancedLines
 from music_assets.ingest.tables.read import expand_paths
 from music_assets.ingest.tables.sniff import TableReadError
 from music_assets.ingest.charts.csv_files import (
@@ -94,7 +94,7 @@ def _spark_readable(path: Path, links: Path, index: int) -> str:
 
 def _balanced(path: Path, staging: Path, index: int) -> tuple[Path, list[str]]:
     """The file, or a copy without its unbalanced-quote lines, and those lines: the local reader's
-    own filter (ingest/charts/quotes.py) run on the driver, so both engines set aside the same
+    own filter (ingest/tables/quotes.py) run on the driver, so both engines set aside the same
     lines. A file without such a line is not copied."""
     rejected: list[str] = []
     opener = pa.CompressedInputStream(pa.OSFile(str(path), "rb"), "gzip") if is_gzip(path) else pa.OSFile(str(path), "rb")

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from music_assets.ingest.charts.quotes import BalancedLines
+from music_assets.ingest.tables.quotes import BalancedLines
 from music_assets.ingest.charts.rows import MissingColumnsError, REJECTED_ROW_SCHEMA
 from music_assets.schema import CHART_COLUMNS
 

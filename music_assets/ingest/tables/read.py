@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from music_assets.ingest.charts.quotes import UNBALANCED_QUOTE, BalancedLines
+from music_assets.ingest.tables.quotes import UNBALANCED_QUOTE, BalancedLines
 from music_assets.ingest.incoming import IN_PROGRESS_SUFFIXES
 from music_assets.ingest.tables.sniff import (
     GZIP_MAGIC, PARQUET_MAGIC, CsvSpelling, TableReadError, decode_or_explain, head_bytes, sniff_csv,
@@ -175,7 +175,7 @@ def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> RawTab
 
     names = list(spelling.names)
     unique = [n if names.index(n) == i else f"{n}.{i}" for i, n in enumerate(names)]  # repeated header names
-    # One row per line, as the chart streams read them (ingest/charts/quotes.py): a stray quote
+    # One row per line, as the chart streams read them (ingest/tables/quotes.py): a stray quote
     # would otherwise run a value across the following lines and swallow their rows.
     raw = gzip.open(path, "rb") if spelling.gzip else open(path, "rb")
     try:
