@@ -145,7 +145,8 @@ class Expected:
                         "first_date": min(r["date"] for r in rows), "last_date": max(r["date"] for r in rows),
                         "chart_appearances": len(rows), "n_regions": len({r["region"] for r in rows}),
                         "best_rank": min(r["rank"] for r in rows),
-                        "total_streams": math.fsum(r["streams"] for r in rows if r["streams"] is not None)})
+                        "total_streams": math.fsum(r["streams"] for r in rows if r["streams"] is not None),
+                        "regions": sorted({r["region"] for r in rows})})
         return out
 
 
