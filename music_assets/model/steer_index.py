@@ -118,10 +118,18 @@ class SteerIndex:
         self._market_groups: dict[str, tuple[Group, np.ndarray, int]] = {}
         self._artists: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None
         self._centroids: dict[tuple[str, str, str], np.ndarray | None] = {}
+        self._sorted: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         rng = np.random.default_rng(0)
         rec_rows = np.flatnonzero(self.recommendable)
         self.sample = np.sort(rng.choice(rec_rows, min(SAMPLE_ROWS, len(rec_rows)), replace=False)) if len(rec_rows) else rec_rows
+
+    def count_between(self, name: str, lo: float, hi: float) -> int:
+        """Recommendable tracks with lo <= value <= hi, from the values sorted once per feature."""
+        found = self._sorted.get(name)
+        if found is None:
+            found = self._sorted[name] = np.sort(self.values[name][self.recommendable])  # NaN sorts last
+        return int(np.searchsorted(found, hi, side="right") - np.searchsorted(found, lo, side="left"))
 
     # -- markets ----------------------------------------------------------------------------------
     def market_name(self, code: str) -> str | None:
