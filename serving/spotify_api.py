@@ -25,6 +25,7 @@ import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from music_assets.model.bundle import ModelBundle
+from music_assets.model.markets import region_for_code
 from music_assets.model.steer import SteerError, available_genres, steer, track_record
 from serving.model_store import LoadedModel, ModelStore
 from serving.params import BadRequest
@@ -160,9 +161,13 @@ def _ids(limit: int) -> list[str]:
 
 
 def _playable(regions: list[str]) -> bool:
-    """is_playable: with ?market=, whether the track charted there (markets are chart regions)."""
-    market = (request.args.get("market") or "").strip().upper()
-    return market in regions if market and market != "FROM_TOKEN" else True
+    """is_playable: with ?market= (a code like PH, or the region's name), whether the track charted
+    there; markets are chart regions."""
+    market = (request.args.get("market") or "").strip()
+    if not market or market.lower() == "from_token":
+        return True
+    names = {market.casefold(), (region_for_code(market) or market).casefold()}
+    return any(region.casefold() in names for region in regions)
 
 
 def _track(bundle: ModelBundle, row: int) -> dict[str, Any]:

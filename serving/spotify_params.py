@@ -19,13 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from music_assets.model.steer import MAX_SPOTIFY_SEEDS, STEER_MODES, TUNABLE, SteerRequest
+from music_assets.model.steer import MAX_LIMIT, MAX_SEEDS, MAX_SPOTIFY_SEEDS, STEER_MODES, TUNABLE, SteerRequest
 from serving.params import BadRequest
 
 DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-# Seeds a POST may carry. The request body is limited anyway (app.MAX_BODY_BYTES: about 600 ids).
-MAX_BODY_SEEDS = 500
+# Seeds a POST may carry (steer's own cap); the body is limited too (app.MAX_BODY_BYTES: ~600 ids).
+MAX_BODY_SEEDS = MAX_SEEDS
 SEEDS = ("seed_tracks", "seed_artists", "seed_genres")
 NEGATIVE = "negative_tracks"
 LISTS = (*SEEDS, NEGATIVE, "exclude_tracks", "exclude_artists")
@@ -132,7 +131,7 @@ def build(values: Mapping[str, Any], max_seeds: int) -> SteerRequest:
         seed_genres=lists.get("seed_genres", ()), negative_tracks=lists.get(NEGATIVE, ()),
         limit=_whole("limit", values["limit"], 1, MAX_LIMIT) if values.get("limit") is not None else DEFAULT_LIMIT,
         # "from_token" asks Spotify for the user's country: this server has no users, so no market
-        market=market.upper() if market and market.lower() != "from_token" else None,
+        market=market if market and market.lower() != "from_token" else None,
         minimum=bounds["minimum"], maximum=bounds["maximum"], target=bounds["target"],
         exclude_tracks=lists.get("exclude_tracks", ()), exclude_artists=lists.get("exclude_artists", ()),
         max_per_artist=_whole("max_per_artist", max_per_artist, 1) if max_per_artist is not None else None,
