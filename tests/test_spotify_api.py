@@ -8,6 +8,7 @@ against what the API says about itself.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -244,3 +245,14 @@ def test_api_keys_401_without_200_with_and_never_logged(demo_data_dir, seeds, ca
     server_side = [r for r in caplog.records if not r.name.startswith(("spotipy", "urllib3"))]
     assert all(API_KEY not in r.getMessage() for r in server_side)
     assert API_KEY not in repr(app.extensions["api_keys"]) and API_KEY not in repr(app.config)
+
+
+def test_the_docs_snippet_runs_as_written(base, capsys) -> None:
+    """docs/api.md's spotipy block, run as it stands (only the port is this server's)."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    assert 'sp.prefix = "http://127.0.0.1:8000/v1/"' in code and "min_tempo=120" in code
+    exec(compile(code.replace("http://127.0.0.1:8000", base), "docs/api.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert float(re.search(r"slowest tempo: ([\d.]+)", out).group(1)) >= 120
+    assert re.search(r"energy off target by 0\.\d+ on average", out) and out.count("open.spotify.com/track/") == 5
