@@ -134,12 +134,14 @@ def create_app(settings: ServingSettings | storage.Location | None = None, *,
 
 
 def _refuse_bodies() -> None:
-    """Refuse a request body from the headers alone (never reading it): the app takes none."""
+    """Refuse a request body from the headers alone (never reading it): only POST
+    /v1/recommendations takes one, and a small one (a chunked body is cut at MAX_CONTENT_LENGTH
+    by werkzeug as it is read)."""
     length = request.content_length  # from the header; None when absent or not a number
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     if length is not None and length > MAX_BODY_BYTES:
         raise RequestEntityTooLarge(f"Request bodies are limited to {MAX_BODY_BYTES // 1024} KiB, "
-                                    "and no page or API route takes one.")
+                                    "and only POST /v1/recommendations takes one.")
     if request.method in ("GET", "HEAD") and (chunked or (length or 0) > 0):
         raise HTTPBadRequest("A GET request carries no body.")
 
