@@ -100,6 +100,20 @@ def test_genre_seeds_and_a_genre_seeded_request(sp, demo_bundle, catalog) -> Non
     assert (catalog.loc[[t["id"] for t in answer["tracks"]], "energy"].to_numpy(dtype=float) <= 0.6).all()
 
 
+def test_artist_seeds_by_name_where_the_catalog_has_no_artist_ids(base, demo_bundle, catalog) -> None:
+    t = demo_bundle.tracks[demo_bundle.in_model]
+    artist = str(t["artist"].value_counts().index[0])  # the artist with most tracks
+    answer = requests.get(f"{base}/v1/recommendations", params={"seed_artists": artist, "limit": 10,
+                                                                 "exclude_artists": artist}, timeout=5)
+    assert answer.status_code == 200, answer.text
+    seed = answer.json()["seeds"][0]
+    assert (seed["id"], seed["type"], seed["href"]) == (artist, "ARTIST", None)
+    ids = [x["id"] for x in answer.json()["tracks"]]
+    assert len(ids) == 10 and artist not in set(catalog.loc[ids, "artist"])
+    unknown = requests.get(f"{base}/v1/recommendations", params={"seed_artists": "Nobody At All"}, timeout=5)
+    assert unknown.status_code == 400 and "seed_artists" in unknown.json()["error"]["message"]
+
+
 def test_audio_features_and_tracks(sp, base, catalog, seeds) -> None:
     features = sp.audio_features([*seeds, UNKNOWN_ID])
     assert len(features) == 4 and features[-1] is None
