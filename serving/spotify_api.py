@@ -26,7 +26,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from music_assets.model.bundle import ModelBundle
 from music_assets.model.markets import region_for_code
-from music_assets.model.steer import SteerError, available_genres, steer, track_record
+from music_assets.model.steer import SteerError, TrackRecord, available_genres, steer, track_record
 from serving.model_store import LoadedModel, ModelStore
 from serving.params import BadRequest
 from serving.spotify_objects import audio_features_object, seed_object, track_object
@@ -106,7 +106,7 @@ def _recommendations(parsed: Parsed) -> Response:
     bundle = model.bundle
     result = steer(bundle, parsed.request)
     base, root = _base()
-    tracks = [track_object(track_record(bundle, s.row), base, root) for s in result.results]
+    tracks = [track_object(record, base, root) for record in _records(bundle, [s.row for s in result.results])]
     return jsonify({
         "tracks": tracks,
         "seeds": [seed_object(seed, base) for seed in result.seeds],
@@ -170,10 +170,20 @@ def _playable(regions: list[str]) -> bool:
     return any(region.casefold() in names for region in regions)
 
 
-def _track(bundle: ModelBundle, row: int) -> dict[str, Any]:
+def _records(bundle: ModelBundle, rows: list[int | None]) -> list[TrackRecord | None]:
+    """The catalog's records for `rows` (None stays None), for up to 100 rows per answer."""
+    return [track_record(bundle, row) if row is not None else None for row in rows]
+
+
+def _tracks(bundle: ModelBundle, rows: list[int | None]) -> list[dict[str, Any] | None]:
     base, root = _base()
-    record = track_record(bundle, row)
-    return track_object(record, base, root, playable=_playable(record.regions))
+    return [track_object(r, base, root, playable=_playable(r.regions)) if r is not None else None
+            for r in _records(bundle, rows)]
+
+
+def _features(bundle: ModelBundle, rows: list[int | None]) -> list[dict[str, Any] | None]:
+    base = _base()[0]
+    return [audio_features_object(r, base) if r is not None else None for r in _records(bundle, rows)]
 
 
 @bp.get("/tracks/<track_id>")
@@ -182,26 +192,20 @@ def track(track_id: str) -> Response:
     row = _row(bundle, track_id)
     if row is None:
         return _error(404, f"non existing id: no track {track_id} in this catalog.")
-    return jsonify(_track(bundle, row))
+    return jsonify(_tracks(bundle, [row])[0])
 
 
 @bp.get("/tracks")
 @bp.get("/tracks/")  # spotipy sends tracks/?ids=: answered here, never redirected
 def tracks() -> Response:
     bundle = _model().bundle
-    rows = [_row(bundle, track_id) for track_id in _ids(MAX_TRACK_IDS)]
-    return jsonify({"tracks": [_track(bundle, row) if row is not None else None for row in rows]})
-
-
-def _features(bundle: ModelBundle, row: int | None) -> dict[str, Any] | None:
-    return None if row is None else audio_features_object(track_record(bundle, row), _base()[0])
+    return jsonify({"tracks": _tracks(bundle, [_row(bundle, track_id) for track_id in _ids(MAX_TRACK_IDS)])})
 
 
 @bp.get("/audio-features/<track_id>")
 def audio_features_one(track_id: str) -> Response:
     bundle = _model().bundle
-    row = _row(bundle, track_id)
-    found = _features(bundle, row)
+    found = _features(bundle, [_row(bundle, track_id)])[0]
     if found is None:
         return _error(404, f"analysis not found: no audio features for track {track_id} in this catalog.")
     return jsonify(found)
@@ -212,4 +216,4 @@ def audio_features_one(track_id: str) -> Response:
 def audio_features() -> Response:
     bundle = _model().bundle
     rows = [_row(bundle, track_id) for track_id in _ids(MAX_FEATURE_IDS)]
-    return jsonify({"audio_features": [_features(bundle, row) for row in rows]})
+    return jsonify({"audio_features": _features(bundle, rows)})
