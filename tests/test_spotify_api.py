@@ -100,9 +100,17 @@ def test_genre_seeds_and_a_genre_seeded_request(sp, demo_bundle, catalog) -> Non
     assert (catalog.loc[[t["id"] for t in answer["tracks"]], "energy"].to_numpy(dtype=float) <= 0.6).all()
 
 
-def test_artist_seeds_by_name_where_the_catalog_has_no_artist_ids(base, demo_bundle, catalog) -> None:
+def test_artist_seeds_by_id_through_spotipy_and_by_name(sp, base, demo_bundle, catalog) -> None:
     t = demo_bundle.tracks[demo_bundle.in_model]
     artist = str(t["artist"].value_counts().index[0])  # the artist with most tracks
+    artist_id = str(list(t.loc[t["artist"] == artist, "artist_ids"].iat[0])[0])
+    by_id = sp.recommendations(seed_artists=[artist_id], limit=10)
+    seed = by_id["seeds"][0]
+    assert (seed["id"], seed["type"], seed["href"]) == (artist_id, "ARTIST", f"https://api.spotify.com/v1/artists/{artist_id}")
+    someone = by_id["tracks"][0]["artists"][0]
+    assert someone["uri"] == f"spotify:artist:{someone['id']}" and someone["id"] in set(
+        i for ids in catalog["artist_ids"] for i in ids)
+    # by name where a client has no ids (Spotify never took names: ours); exclusions hold
     answer = requests.get(f"{base}/v1/recommendations", params={"seed_artists": artist, "limit": 10,
                                                                  "exclude_artists": artist}, timeout=5)
     assert answer.status_code == 200, answer.text
