@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -151,17 +152,21 @@ class SteerIndex:
                 if self._artists is None:
                     tracks = bundle.tracks
                     by_id = _grouped(*_list_parts(tracks["artist_ids"])) if "artist_ids" in tracks.columns else {}
-                    names = tracks["artist"].astype(str).to_numpy(dtype=object)
+                    # each distinct credit normalized once (a catalog repeats an artist per track)
+                    codes, credits = pd.factorize(tracks["artist"].astype(str), use_na_sentinel=False)
+                    order = np.argsort(codes, kind="stable")
+                    rows_of = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1) if len(order) else []
                     keys: dict[str, list[int]] = {}
-                    for row, credit in enumerate(names):
+                    for code, credit in enumerate(credits):
                         whole = normalize_text(credit)
-                        keys.setdefault(whole, []).append(row)
+                        keys.setdefault(whole, []).append(code)
                         if "," in credit:
                             for part in credit.split(","):
                                 key = normalize_text(part)
                                 if key and key != whole:
-                                    keys.setdefault(key, []).append(row)
-                    by_name = {k: np.array(sorted(set(v)), dtype=np.int64) for k, v in keys.items() if k}
+                                    keys.setdefault(key, []).append(code)
+                    by_name = {k: np.unique(np.concatenate([rows_of[c] for c in v])).astype(np.int64)
+                               for k, v in keys.items() if k}
                     self._artists = (by_id, by_name)
         return self._artists
 
