@@ -22,8 +22,17 @@ class Filters:
             self.group, self.market_mask, _ = si.market(market)
         else:
             self.group, self.market_mask = si.ix.all, None
-        self.bounds = [(si.values[f], lo.get(f, -math.inf), hi.get(f, math.inf)) for f in sorted(lo.keys() | hi.keys())]
+        self.names = sorted(lo.keys() | hi.keys())
+        self.bounds = [(si.values[f], lo.get(f, -math.inf), hi.get(f, math.inf)) for f in self.names]
         self.excluded = excluded
+        self._group_mask: np.ndarray | None = None
+
+    def group_inside(self) -> np.ndarray:
+        """min/max over the pool group's rows, computed once per request (the exact scan and the
+        pool size both need it)."""
+        if self._group_mask is None:
+            self._group_mask = np.broadcast_to(self._inside(self.group.rows), (len(self.group),))
+        return self._group_mask
 
     def _inside(self, rows: np.ndarray | None) -> np.ndarray | bool:
         ok: np.ndarray | bool = True
@@ -53,7 +62,7 @@ class Filters:
         rows = self.group.rows
         ok = np.ones(len(self.group), dtype=bool)
         if self.bounds:
-            ok &= self._inside(rows)
+            ok &= self.group_inside()
         if len(self.excluded):
             if rows is None:
                 ok[self.excluded] = False
@@ -74,8 +83,11 @@ class Filters:
 
     def pool_size(self) -> int:
         """Exactly how many rows the request allows."""
-        if self.bounds:
-            base = int(np.count_nonzero(self._inside(self.group.rows)))
+        if len(self.bounds) == 1 and self.market_mask is None:  # one feature's range: two binary searches
+            _, lo, hi = self.bounds[0]
+            base = self.si.count_between(self.names[0], lo, hi)
+        elif self.bounds:
+            base = int(np.count_nonzero(self.group_inside()))
         else:
             base = len(self.group)
         if len(self.excluded):
