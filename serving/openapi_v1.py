@@ -43,6 +43,7 @@ _SEED = {"type": "object", "required": ["id", "type", "href", "initialPoolSize",
 _OURS_OBJECT = {**OURS, "type": "object", "required": ["model_version", "mode", "pool_size", "adherence", "results",
                                                       "ignored_parameters"], "properties": {
     "model_version": {"type": "string"}, "mode": {"type": "string", "enum": list(STEER_MODES)},
+    "market": {**_NULLABLE_STR, "description": "the market as the charts name the region (PH -> Philippines)"},
     "pool_size": {"type": "integer", "description": "candidates left after market, min/max and exclusions"},
     "adherence": {"type": "object", "description": "per target_ attribute: mean |value - target| over the "
                                                    "returned tracks (0 = every track on target)"},

@@ -113,6 +113,7 @@ def _recommendations(parsed: Parsed) -> Response:
         EXTENSION: {
             "model_version": model.version,
             "mode": parsed.request.mode,
+            "market": result.market,  # the region as the charts name it (market=PH -> "Philippines")
             "pool_size": result.pool_size,
             "adherence": {name: round(value, 6) for name, value in result.adherence.items()},
             "results": [{"id": t["id"], "score": round(s.score, 4), "reason": s.reason}

@@ -17,6 +17,7 @@ import requests
 import spotipy
 from spotipy.exceptions import SpotifyException
 
+from music_assets.model.markets import code_for_region
 from music_assets.model.steer import available_genres, markets
 from music_assets.settings import LimitSettings, ServingSettings
 from serving import create_app
@@ -222,6 +223,9 @@ def test_market_keeps_tracks_that_charted_there(sp, base, demo_bundle, seeds) ->
     everywhere = sp.recommendations(seed_tracks=seeds[:1], limit=10)
     there = sp.recommendations(seed_tracks=seeds[:1], country=region, limit=10)
     assert there["tracks"] and there["seeds"][0]["afterFilteringSize"] < everywhere["seeds"][0]["afterFilteringSize"]
+    assert (there["music_adviser"]["market"], everywhere["music_adviser"]["market"]) == (region, None)
+    by_code = sp.recommendations(seed_tracks=seeds[:1], country=code_for_region(region), limit=10)  # as Spotify's clients send it
+    assert [t["id"] for t in by_code["tracks"]] == [t["id"] for t in there["tracks"]]
     regions = demo_bundle.tracks.set_index("track_id")["regions"]
     for track in there["tracks"]:
         assert region in list(regions[track["id"]])
