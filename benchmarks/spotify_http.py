@@ -34,20 +34,19 @@ from music_assets.model.steer import markets
 TARGETS = ("energy", "danceability", "valence")
 
 
-def inputs(models, n: int, seed: int = 1) -> tuple[list[str], dict[str, list[str]]]:
-    """The same random seeds for every subject: (one seed per input, paths per subject)."""
+def inputs(models, n: int, seed: int = 1) -> dict[str, list[str]]:
+    """The paths per subject, input i of each from the same random seeds."""
     bundle = load_bundle(models)
     rng = np.random.default_rng(seed)
     rows = np.flatnonzero(bundle.in_model)
     ids = bundle.tracks["track_id"].to_numpy(dtype=object)
     market = markets(bundle)[0]
-    singles, paths = [], {"/api/recommend, 1 seed": [], "/v1, 1 seed": [], "/v1, 5 seeds + 3 targets + market": [],
+    paths: dict[str, list[str]] = {"/api/recommend, 1 seed": [], "/v1, 1 seed": [], "/v1, 5 seeds + 3 targets + market": [],
                           "/v1, same, limit=100": []}
     for _ in range(n):
         five = [str(ids[r]) for r in rng.choice(rows, 5, replace=False)]
         targets = {f"target_{t}": round(float(rng.uniform(0.15, 0.9)), 2) for t in TARGETS}
         steered = {"seed_tracks": ",".join(five), **targets, "market": market}
-        singles.append(five[0])
         paths["/api/recommend, 1 seed"].append("/api/recommend?" + urllib.parse.urlencode(
             {"id": five[0], "mode": "nearest", "k": 10}))
         paths["/v1, 1 seed"].append("/v1/recommendations?" + urllib.parse.urlencode({"seed_tracks": five[0], "limit": 10}))
@@ -55,7 +54,7 @@ def inputs(models, n: int, seed: int = 1) -> tuple[list[str], dict[str, list[str
             "/v1/recommendations?" + urllib.parse.urlencode({**steered, "limit": 20}))
         paths["/v1, same, limit=100"].append("/v1/recommendations?" + urllib.parse.urlencode({**steered, "limit": 100}))
     del bundle
-    return singles, paths
+    return paths
 
 
 def getter(conn: http.client.HTTPConnection, paths: list[str], key: str):
@@ -73,7 +72,7 @@ def getter(conn: http.client.HTTPConnection, paths: list[str], key: str):
 def bench_size(n_tracks: int, n_queries: int, rounds: int) -> list[dict]:
     models = demo_models_dir(n_tracks, regions=True)
     ensure_ann(models)
-    _, paths = inputs(models, n_queries)
+    paths = inputs(models, n_queries)
     server = Server("default", models.parent, threads=4, workers=1)
     try:
         ready = server.wait_ready()

@@ -30,7 +30,6 @@ NEGATIVE = "negative_tracks"
 LISTS = (*SEEDS, NEGATIVE, "exclude_tracks", "exclude_artists")
 BOUNDS = {"min_": "minimum", "max_": "maximum", "target_": "target"}
 SCALARS = ("limit", "market", "max_per_artist", "diversity", "mode")
-EXTENSIONS = (NEGATIVE, "exclude_tracks", "exclude_artists", "max_per_artist", "diversity", "mode")
 KNOWN = frozenset((*LISTS, *SCALARS, *(p + a for p in BOUNDS for a in TUNABLE)))
 _BOUND = re.compile(r"^(min_|max_|target_)(.+)$")
 # spotipy strips these itself; other clients may send them whole
