@@ -73,12 +73,18 @@ class Filters:
                 ok[pos[hit]] = False
         return ok
 
-    def share(self) -> float:
-        """Estimated share of the recommendable catalog allowed (min/max from a fixed sample)."""
+    def share(self, skip: frozenset[str] = frozenset()) -> float:
+        """Estimated share of the recommendable catalog allowed (min/max from a fixed sample);
+        `skip`: features whose range is not counted (the search already looks inside it)."""
         si = self.si
         share = len(self.group) / max(si.n_recommendable, 1)
-        if self.bounds and len(si.sample):
-            share *= float(np.mean(self._inside(si.sample)))
+        counted = [b for name, b in zip(self.names, self.bounds) if name not in skip]
+        if counted and len(si.sample):
+            ok: np.ndarray | bool = True
+            for values, lo, hi in counted:
+                v = values[si.sample]
+                ok = ok & (v >= lo) & (v <= hi)
+            share *= float(np.mean(ok))
         return share
 
     def pool_size(self) -> int:

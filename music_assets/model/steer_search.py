@@ -43,13 +43,16 @@ class Found:
 
 
 def candidates(sp: Space, filters: Filters, q: np.ndarray, m: int, way: str) -> tuple[np.ndarray, str]:
-    """At least m allowed rows near q where the pool has them (fewer only when it has fewer)."""
+    """At least m allowed rows near q where the pool has them (fewer only when it has fewer): the
+    index is asked from q moved inside the min/max box (Space.into_bounds), where the allowed rows
+    are, so fewer of its shortlist fall outside; the exact scan ranks from q itself."""
     if sp.has_index() and way != "exact":
-        share = filters.share()
+        share = filters.share(skip=sp.searched_inside(filters))
         fetch = math.ceil((m + len(filters.excluded)) * OVERFETCH / max(share, 1e-9))
         if way == "ann" or (fetch <= MAX_FETCH and fetch * ROW_COST <= len(filters.group)):
+            q_find = sp.into_bounds(filters, q)
             while True:
-                rows = sp.shortlist(q, fetch)
+                rows = sp.shortlist(q_find, fetch)
                 got = rows[filters.allowed(rows)]
                 if len(got) >= m or fetch >= filters.si.n:
                     return got, "ann"

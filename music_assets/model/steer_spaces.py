@@ -33,6 +33,13 @@ class Space:
     def steered(self, si: SteerIndex, query: np.ndarray, target: dict[str, float]) -> np.ndarray:
         return query
 
+    def into_bounds(self, filters: Filters, query: np.ndarray) -> np.ndarray:
+        return query
+
+    def searched_inside(self, filters: Filters) -> frozenset[str]:
+        """The bounded features into_bounds() moves the query inside."""
+        return frozenset()
+
     def cost(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -62,6 +69,9 @@ def _similar(si: SteerIndex, diffs: np.ndarray) -> list[str]:
     return [f"similar {words[a]} and {words[b]}" for a, b in closest]
 
 
+INSIDE = 0.25  # how far inside a min/max box the index is asked from, in standard deviations
+
+
 class NearestSpace(Space):
     """The scaled audio features (StandardScaler space), Euclidean distance."""
 
@@ -86,6 +96,26 @@ class NearestSpace(Space):
             if j is not None:
                 out[j] = (value - si.center[name]) / si.spread[name]
         return out
+
+    def into_bounds(self, filters, query):
+        """The query moved into the min/max box on the axes of the embedding, a little inside
+        (INSIDE standard deviations where the box is wide enough): the nearest allowed rows lie there."""
+        si = filters.si
+        out = query
+        for name, (_, lo, hi) in zip(filters.names, filters.bounds):
+            j = si.embedded.get(name)
+            if j is None:
+                continue
+            a, b = (lo - si.center[name]) / si.spread[name], (hi - si.center[name]) / si.spread[name]
+            margin = min(INSIDE, (b - a) / 2)
+            value = float(np.clip(query[j], a + margin, b - margin))
+            if value != query[j]:
+                out = out.copy() if out is query else out
+                out[j] = value
+        return out
+
+    def searched_inside(self, filters):
+        return frozenset(n for n in filters.names if n in filters.si.embedded)
 
     def cost(self, rows, query):
         diff = self.vectors[rows] - query.astype(np.float32)
