@@ -8,7 +8,8 @@ each input: benchmarks/common.interleaved):
 - "/v1, 1 seed": `/v1/recommendations?seed_tracks=<seed>&limit=10`;
 - "/v1, 5 seeds + 3 targets + market": five seeds, target_energy/danceability/valence and the
   largest market, limit 20 (Spotify's default), as spotipy would send it;
-- the same with limit=100 (Spotify's maximum: the answer is five times longer).
+- the same with limit=100 (Spotify's maximum: the answer is five times longer);
+- the issue's spotipy call: the five seeds, target_energy=0.8, min_tempo=120, limit=50.
 Latency is the client's: request sent to answer read, one request in flight (service time, no
 queue). Every answer is checked (200, the number of tracks) so an error page is never timed.
 
@@ -42,7 +43,7 @@ def inputs(models, n: int, seed: int = 1) -> dict[str, list[str]]:
     ids = bundle.tracks["track_id"].to_numpy(dtype=object)
     market = markets(bundle)[0]
     paths: dict[str, list[str]] = {"/api/recommend, 1 seed": [], "/v1, 1 seed": [], "/v1, 5 seeds + 3 targets + market": [],
-                          "/v1, same, limit=100": []}
+                          "/v1, same, limit=100": [], "/v1, target_energy=0.8 + min_tempo=120, limit=50": []}
     for _ in range(n):
         five = [str(ids[r]) for r in rng.choice(rows, 5, replace=False)]
         targets = {f"target_{t}": round(float(rng.uniform(0.15, 0.9)), 2) for t in TARGETS}
@@ -53,6 +54,8 @@ def inputs(models, n: int, seed: int = 1) -> dict[str, list[str]]:
         paths["/v1, 5 seeds + 3 targets + market"].append(
             "/v1/recommendations?" + urllib.parse.urlencode({**steered, "limit": 20}))
         paths["/v1, same, limit=100"].append("/v1/recommendations?" + urllib.parse.urlencode({**steered, "limit": 100}))
+        paths["/v1, target_energy=0.8 + min_tempo=120, limit=50"].append("/v1/recommendations?" + urllib.parse.urlencode(
+            {"seed_tracks": ",".join(five), "target_energy": 0.8, "min_tempo": 120, "limit": 50}))
     del bundle
     return paths
 

@@ -147,5 +147,6 @@ def test_spotify_http_smoke(capsys: pytest.CaptureFixture[str]) -> None:
 
     spotify_http.main(["--sizes", "600", "--queries", "4"])
     out = capsys.readouterr().out
-    for subject in ("/api/recommend, 1 seed", "/v1, 1 seed", "/v1, 5 seeds + 3 targets + market", "/v1, same, limit=100"):
+    for subject in ("/api/recommend, 1 seed", "/v1, 1 seed", "/v1, 5 seeds + 3 targets + market", "/v1, same, limit=100",
+                    "/v1, target_energy=0.8 + min_tempo=120, limit=50"):
         assert f"| {subject} |" in out
