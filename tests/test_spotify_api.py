@@ -158,6 +158,11 @@ def test_errors_carry_spotify_status_and_message(sp, base, seeds) -> None:
     for path, status, words in [
         ("/v1/recommendations?seed_tracks=" + seeds[0] + "&target_enrgy=0.5", 400, "target_enrgy"),
         ("/v1/recommendations?seed_tracks=" + seeds[0] + "&limit=101", 400, "limit"),
+        ("/v1/recommendations?seed_tracks=" + seeds[0] + "&limit=2.5", 400, "limit must be a whole number"),
+        ("/v1/recommendations?seed_tracks=" + seeds[0] + "&target_energy=nan", 400, "target_energy"),
+        ("/v1/recommendations?seed_tracks=" + seeds[0] + "&target_energy=7", 400, "target_energy"),
+        ("/v1/recommendations?seed_tracks=" + seeds[0] + "&min_tempo=150&max_tempo=90", 400, "min_tempo"),
+        ("/v1/recommendations?seed_tracks=" + seeds[0] + "&mode=hybrid&diversity=-1", 400, "diversity"),
         ("/v1/recommendations?limit=5", 400, "seed"),
         ("/v1/tracks/not-an-id!", 400, "invalid id"),
         ("/v1/tracks?ids=", 400, "ids"),
@@ -172,6 +177,12 @@ def test_errors_carry_spotify_status_and_message(sp, base, seeds) -> None:
     wrong_method = requests.delete(f"{base}/v1/tracks/{seeds[0]}", timeout=5)
     assert wrong_method.status_code == 405 and wrong_method.json()["error"]["status"] == 405
     assert "GET" in wrong_method.headers["Allow"]
+
+
+def test_seed_uris_and_urls_are_read_as_ids(base, seeds) -> None:
+    answer = requests.get(f"{base}/v1/recommendations", timeout=5, params={
+        "seed_tracks": f"spotify:track:{seeds[0]},https://open.spotify.com/track/{seeds[1]}?si=abc", "limit": 2})
+    assert answer.status_code == 200 and [s["id"] for s in answer.json()["seeds"]] == seeds[:2]
 
 
 def test_unknown_query_parameters_are_ignored_and_reported(base, seeds) -> None:
