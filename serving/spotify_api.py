@@ -67,8 +67,24 @@ def _error(status: int, message: str) -> Response:
     return response
 
 
+# CORS as Spotify's API answers it: any origin may call /v1/ from a browser. No cookie or other
+# ambient credential is ever read here (a key travels in the Authorization header the page's own
+# script sets), so a foreign page gains nothing it could not do from a server.
+CORS = {"Access-Control-Allow-Origin": "*"}
+PREFLIGHT = {**CORS, "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+             "Access-Control-Allow-Headers": "Authorization, Content-Type", "Access-Control-Max-Age": "86400"}
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    response.headers.update(CORS)
+    return response
+
+
 @bp.before_request
 def _authorize() -> Response | None:
+    if request.method == "OPTIONS":  # a browser's preflight carries no token: answered before the key check
+        return Response(status=204, headers=PREFLIGHT)
     keys: ApiKeys = current_app.extensions["api_keys"]
     if not keys:
         return None

@@ -265,7 +265,13 @@ def test_api_keys_401_without_200_with_and_never_logged(demo_data_dir, seeds, ca
             refused = requests.get(f"{url}/v1/tracks/{seeds[0]}", headers=header, timeout=5)
             assert refused.status_code == 401 and refused.json()["error"]["status"] == 401
             assert refused.headers["WWW-Authenticate"].startswith("Bearer")
-            assert API_KEY not in refused.text
+            assert API_KEY not in refused.text and refused.headers["Access-Control-Allow-Origin"] == "*"
+        # a browser's CORS preflight carries no token: answered before the key check
+        preflight = requests.options(f"{url}/v1/recommendations", timeout=5, headers={
+            "Origin": "https://app.example", "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization"})
+        assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == "*"
+        assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
         anonymous = spotipy.Spotify(auth="token")
         anonymous.prefix = f"{url}/v1/"
         with pytest.raises(SpotifyException) as unauthorized:
