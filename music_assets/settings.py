@@ -8,7 +8,9 @@ call `Settings.from_env()` once and hand the typed parts on: `settings.source` a
 Secrets are the exception that proves the rule: SPOTIPY_CLIENT_ID / SPOTIPY_CLIENT_SECRET are
 never stored in a settings object (whose repr could reach a log). The pipeline hands them to
 Dagster as `EnvVar`s, resolved at launch; serving's live lookup asks `spotify_credentials()` for
-them at the moment it builds its client.
+them at the moment it builds its client. The API keys serving's /v1/ may require
+(MUSIC_ADVISER_API_KEYS) must be held, since every request is compared against them: they live in
+the serving settings out of every repr, and reach a worker process only through its environment.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MUSIC_ADVISER_LIVE_LOOKUP_LIMIT", "5 per minute;50 per day", "Serving: live Spotify lookups per client (they spend the operator's quota)."),
     Setting("MUSIC_ADVISER_LIVE_LOOKUP_TOTAL", "60 per minute", "Serving: live Spotify lookups of all clients together."),
     Setting("MUSIC_ADVISER_RATE_LIMIT_STORAGE", "memory://", "Serving: rate-limit counters, `memory://` or `redis://...` (shared by replicas). Never logged."),
+    Setting("MUSIC_ADVISER_API_KEYS", "", "Serving: comma-separated keys `/v1/` requires as `Authorization: Bearer <key>` (unset: any token). Environment only, never logged."),
     Setting("MUSIC_ADVISER_SPOTIFY_API_URL", "https://api.spotify.com/v1/", "Spotify Web API base URL (a proxy, or a test's fake)."),
     Setting("MUSIC_ADVISER_SPOTIFY_TOKEN_URL", "https://accounts.spotify.com/api/token", "Spotify token URL."),
     Setting("MUSIC_ADVISER_RECCOBEATS_URL", "https://api.reccobeats.com/v1/", "ReccoBeats base URL."),
@@ -169,6 +172,21 @@ def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...] | None:
     return hosts
 
 
+API_KEY_MIN_CHARS = 16
+
+
+def _api_keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """The keys /v1/ requires (none: any bearer token). Refused when one is short or not printable
+    ASCII (compared as bytes in constant time); an error never shows a key, only its position."""
+    keys = tuple(k.strip() for k in env.get(name, "").split(",") if k.strip())
+    for i, key in enumerate(keys, 1):
+        if len(key) < API_KEY_MIN_CHARS:
+            raise SettingsError(f"{name}: key {i} is shorter than {API_KEY_MIN_CHARS} characters (too easy to guess)")
+        if not (key.isascii() and key.isprintable()) or " " in key:
+            raise SettingsError(f"{name}: key {i} must be printable ASCII without spaces")
+    return keys
+
+
 def default_tracks_cache() -> Path:
     """The user's cache folder for the memory-mapped tracks table (XDG_CACHE_HOME is honoured)."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "music-adviser" / "tracks"
@@ -230,6 +248,7 @@ class ServingSettings:
     trusted_hosts: tuple[str, ...] | None = ("localhost", "127.0.0.1")
     trusted_proxies: int = 0
     limits: LimitSettings = LimitSettings()
+    api_keys: tuple[str, ...] = field(default=(), repr=False)  # secrets: never in a repr or a log
 
     def with_changes(self, **changes: object) -> "ServingSettings":
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -254,6 +273,7 @@ class Settings:
     trusted_hosts: tuple[str, ...] | None = ("localhost", "127.0.0.1")
     trusted_proxies: int = 0
     limits: LimitSettings = LimitSettings()
+    api_keys: tuple[str, ...] = field(default=(), repr=False)  # secrets: never in a repr or a log
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -304,6 +324,7 @@ class Settings:
                 live_lookup_total=_rate_limits(env, "MUSIC_ADVISER_LIVE_LOOKUP_TOTAL"),
                 storage_uri=_storage_uri(env, "MUSIC_ADVISER_RATE_LIMIT_STORAGE"),
             ),
+            api_keys=_api_keys(env, "MUSIC_ADVISER_API_KEYS"),
         )
 
     def serving(self, workers: int = 1) -> ServingSettings:
@@ -312,7 +333,7 @@ class Settings:
                                tracks_cache=resolve_tracks_cache(self.tracks_cache, workers),
                                source=self.source, spotify=self.spotify, server=self.server,
                                trusted_hosts=self.trusted_hosts, trusted_proxies=self.trusted_proxies,
-                               limits=self.limits)
+                               limits=self.limits, api_keys=self.api_keys)
 
 
 def resolve_tracks_cache(option: str, workers: int) -> str | None:
@@ -338,7 +359,8 @@ def worker_environment(settings: ServingSettings) -> dict[str, str]:
             "MUSIC_ADVISER_RATE_LIMIT": limits.requests or "off",
             "MUSIC_ADVISER_LIVE_LOOKUP_LIMIT": limits.live_lookup or "off",
             "MUSIC_ADVISER_LIVE_LOOKUP_TOTAL": limits.live_lookup_total or "off",
-            "MUSIC_ADVISER_RATE_LIMIT_STORAGE": limits.storage_uri}
+            "MUSIC_ADVISER_RATE_LIMIT_STORAGE": limits.storage_uri,
+            "MUSIC_ADVISER_API_KEYS": ",".join(settings.api_keys)}
 
 
 def spotify_credentials(env: Mapping[str, str] | None = None) -> tuple[str, str] | None:

@@ -2,13 +2,15 @@
 
     create_app("data")   # serves data/models/LATEST, reloading when it changes
 
-Pages live in `pages`, the JSON API in `api`, audio and plot files in `media`; every error becomes
-a clear page (or JSON under /api/) with its status code, never a stack trace, a server path, a
+Pages live in `pages`, the JSON API in `api`, the Spotify-compatible API under /v1/ in
+`spotify_api`, audio and plot files in `media`; every error becomes a clear page (or JSON under
+/api/ and /v1/, in Spotify's error shape) with its status code, never a stack trace, a server path, a
 bucket name or an operator's instruction (those go to the log). Debug mode is never turned on
 here; the production server is granian (`python -m serving`, serving/servers.py).
 
 What the app itself refuses before any work: a Host header it does not trust (TRUSTED_HOSTS), a
-request body (every route is GET: refused from its headers, never read), and clients over their
+request body on a GET (refused from its headers, never read; only POST /v1/recommendations takes
+one, up to MAX_BODY_BYTES), and clients over their
 rate limit (serving/limits.py). No redirect is ever built from the Host header: werkzeug's
 slash-merging and strict-slash redirects are off, so `/static//app.css` is a 404, not a 308.
 """
@@ -40,9 +42,10 @@ from serving.service import NotFound
 
 log = logging.getLogger(__name__)
 
-# Every route answers GET (and HEAD): a request body is never read. One declared larger than this is
-# refused with 413 whatever the method; any body on a GET or HEAD with 400. Both from the headers,
-# before a byte of the body is read (the servers' own limits: serving/servers.py).
+# Every route but POST /v1/recommendations answers GET (and HEAD) and reads no body. One declared
+# larger than this is refused with 413 whatever the method; any body on a GET or HEAD with 400. Both
+# from the headers, before a byte of the body is read (the servers' own limits: serving/servers.py).
+# 16 KiB holds about 600 seed ids in a POST's JSON (spotify_params.MAX_BODY_SEEDS).
 MAX_BODY_BYTES = 16 * 1024
 NO_MODEL_RETRY_AFTER = 30  # seconds a client is asked to wait when no model is served yet
 
@@ -112,9 +115,13 @@ def create_app(settings: ServingSettings | storage.Location | None = None, *,
     from serving.api import bp as api_bp
     from serving.media import bp as media_bp
     from serving.pages import bp as pages_bp
+    from serving.spotify_api import ApiKeys
+    from serving.spotify_api import bp as spotify_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(spotify_bp)
+    app.extensions["api_keys"] = ApiKeys(settings.api_keys)
     app.register_blueprint(media_bp)
     limiter = limits.install(app, settings.limits)
     limits.exempt(limiter, app, ["api.healthz"])  # load balancers probe it from one address
@@ -127,18 +134,20 @@ def create_app(settings: ServingSettings | storage.Location | None = None, *,
 
 
 def _refuse_bodies() -> None:
-    """Refuse a request body from the headers alone (never reading it): the app takes none."""
+    """Refuse a request body from the headers alone (never reading it): only POST
+    /v1/recommendations takes one, and a small one (a chunked body is cut at MAX_CONTENT_LENGTH
+    by werkzeug as it is read)."""
     length = request.content_length  # from the header; None when absent or not a number
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     if length is not None and length > MAX_BODY_BYTES:
         raise RequestEntityTooLarge(f"Request bodies are limited to {MAX_BODY_BYTES // 1024} KiB, "
-                                    "and no page or API route takes one.")
+                                    "and only POST /v1/recommendations takes one.")
     if request.method in ("GET", "HEAD") and (chunked or (length or 0) > 0):
         raise HTTPBadRequest("A GET request carries no body.")
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path.startswith(("/api/", "/v1/")) or request.path in ("/healthz", "/v1")
 
 
 def _error(status: int, message: str, **extra: Any) -> Response:
@@ -211,7 +220,13 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        return _error(exc.code or 500, exc.description or exc.name)
+        if exc.code == 404 and request.url_rule is None and request.path.startswith("/v1"):
+            return _error(404, "Service not found: /v1/ answers recommendations, "
+                               "recommendations/available-genre-seeds, audio-features and tracks (docs/api.md).")
+        response = _error(exc.code or 500, exc.description or exc.name)
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -1,7 +1,8 @@
 """The OpenAPI 3 description of the JSON API (served at /api/openapi.json).
 
-Written by hand (four routes do not justify a spec generator); tests check that every path in it
-exists and answers with the documented status codes and fields.
+Written by hand (a dozen routes do not justify a spec generator); tests check that every path in
+it exists and answers with the documented status codes and fields. The Spotify-compatible /v1/
+routes are described in openapi_v1.py, our extensions there marked `x-extension: true`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from music_assets.model.recommend import MAX_K
 from music_assets.model.search import MAX_QUERY_CHARS
+from serving.openapi_v1 import v1_paths, v1_schemas
 from serving.params import DEFAULT_K
 
 _TRACK = {
@@ -56,7 +58,9 @@ def openapi_document(modes: list[str]) -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "Music Adviser API", "version": "1.0.0",
                  "description": "Content-based song recommendations from the published model. "
-                                "The model is reloaded without restart when a new one is published."},
+                                "The model is reloaded without restart when a new one is published. "
+                                "/v1/ is Spotify-compatible (docs/api.md); what Spotify never had is marked "
+                                "x-extension."},
         "paths": {
             "/api/recommend": {"get": {
                 "summary": "Songs that sound like the given one",
@@ -129,6 +133,11 @@ def openapi_document(modes: list[str]) -> dict[str, Any]:
                 "summary": "This document",
                 "responses": {"200": _ok("OpenAPI 3 document", {"type": "object", "required": ["openapi", "paths"]})},
             }},
+            **v1_paths(),
         },
-        "components": {"schemas": {"Track": _TRACK, "Recommendation": _RECOMMENDATION, "Error": _ERROR}},
+        "components": {
+            "schemas": {"Track": _TRACK, "Recommendation": _RECOMMENDATION, "Error": _ERROR, **v1_schemas()},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "any token, unless the operator set API keys"}},
+        },
     }

@@ -140,3 +140,13 @@ def test_hybrid_quality_scale_smoke(tmp_path: Path, capsys: pytest.CaptureFixtur
     hybrid_quality.scale(rows=30_000, tracks=400, regions=4, days=90, folder=tmp_path)
     out = capsys.readouterr().out
     assert "chart profiles of a synthetic chart: 30,000 rows" in out and "DuckDB aggregation alone" in out
+
+
+def test_spotify_http_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import spotify_http
+
+    spotify_http.main(["--sizes", "600", "--queries", "4"])
+    out = capsys.readouterr().out
+    for subject in ("/api/recommend, 1 seed", "/v1, 1 seed", "/v1, 5 seeds + 3 targets + market", "/v1, same, limit=100",
+                    "/v1, target_energy=0.8 + min_tempo=120, limit=50"):
+        assert f"| {subject} |" in out

@@ -67,3 +67,19 @@ def test_a_bad_value_names_the_variable(variable: str, value: str, message: str)
 def test_the_secret_never_enters_a_settings_object() -> None:
     settings = Settings.from_env({"SPOTIPY_CLIENT_ID": "id", "SPOTIPY_CLIENT_SECRET": "s3cr3t-value"})
     assert "s3cr3t-value" not in repr(settings) and "s3cr3t-value" not in repr(settings.serving())
+
+
+def test_api_keys_are_parsed_checked_and_never_shown() -> None:
+    key_a, key_b = "k" * 16 + "-first-key", "second-key-0123456789"
+    settings = Settings.from_env({"MUSIC_ADVISER_API_KEYS": f" {key_a} ,, {key_b} "})
+    assert settings.api_keys == (key_a, key_b) and settings.serving().api_keys == (key_a, key_b)
+    for shown in (repr(settings), repr(settings.serving())):
+        assert key_a not in shown and key_b not in shown
+    # a granian worker reads them back from its environment
+    assert Settings.from_env(worker_environment(settings.serving())).api_keys == (key_a, key_b)
+    assert Settings.from_env({}).api_keys == ()
+    with pytest.raises(SettingsError, match="MUSIC_ADVISER_API_KEYS: key 2 is shorter") as short:
+        Settings.from_env({"MUSIC_ADVISER_API_KEYS": f"{key_a},tiny-secret"})
+    assert "tiny-secret" not in str(short.value) and key_a not in str(short.value)
+    with pytest.raises(SettingsError, match="key 1 must be printable ASCII"):
+        Settings.from_env({"MUSIC_ADVISER_API_KEYS": "clé-secrète-très-longue"})
