@@ -34,14 +34,41 @@ def cache_dir() -> Path:
     return path
 
 
-def demo_models_dir(n_tracks: int, seed: int = 42, root: Path | None = None) -> Path:
+def demo_regions(truth: pd.DataFrame, appearances: np.ndarray, seed: int) -> list[list[str]]:
+    """Chart regions per track, drawn as the demo's chart rows draw them (ingest/sources/demo.py):
+    each of a track's chart rows (at most 30 here) lies in its artist's home region (55%), one of
+    its genre family's regions (30%) or Global (15%); a track's regions are the distinct ones."""
+    from music_assets.ingest.sources.demo import FAMILY_REGIONS, REGIONS
+
+    rng = np.random.default_rng([seed, 7])
+    n = len(truth)
+    rows = np.minimum(appearances, 30)
+    owner = np.repeat(np.arange(n), rows)
+    r = rng.random(len(owner))
+    home = truth["home_region"].to_numpy(dtype=np.int64)[owner]
+    codes = {name: i for i, name in enumerate(REGIONS)}
+    family = truth["family"].to_numpy(dtype=object)[owner]
+    in_family = np.empty(len(owner), dtype=np.int64)
+    for f, names in FAMILY_REGIONS.items():
+        at = np.flatnonzero(family == f)
+        options = np.array([codes[x] for x in names])
+        in_family[at] = options[rng.integers(0, len(options), len(at))]
+    region = np.where(r < 0.55, home, np.where(r < 0.85, in_family, codes["Global"]))
+    pairs = np.unique(owner * len(REGIONS) + region)
+    by_track = np.split(pairs % len(REGIONS), np.flatnonzero(np.diff(pairs // len(REGIONS))) + 1)
+    names = np.array(REGIONS, dtype=object)
+    return [sorted(names[c].tolist()) for c in by_track]
+
+
+def demo_models_dir(n_tracks: int, seed: int = 42, root: Path | None = None, regions: bool = False) -> Path:
     """A `models/` folder with a published bundle built from an n-track demo catalog.
 
     Skips the chart-row stages (benchmarks.pipeline measures those): tracks come straight from the
     generator, then the same core functions the assets use clean, embed, cluster and write them.
-    Cached by size and seed, because a 1M-track build takes about a minute.
+    Cached by size and seed, because a 1M-track build takes about a minute. With `regions`, each
+    track also carries the chart regions it charted in (`demo_regions`; a bundle of its own).
     """
-    models = (root or cache_dir()) / f"demo-{n_tracks}-{seed}" / "models"
+    models = (root or cache_dir()) / (f"demo-{n_tracks}-{seed}" + ("-regions" if regions else "")) / "models"
     if registry.read_pointer(models):
         return models
     catalog = DemoCatalog(DemoConfig(n_tracks=n_tracks, seed=seed))
@@ -49,6 +76,8 @@ def demo_models_dir(n_tracks: int, seed: int = 42, root: Path | None = None) -> 
     appearances = np.maximum(1, np.round(truth["popularity"].to_numpy() * 3)).astype(np.int64)
     unique = pd.DataFrame({"track_id": truth["track_id"], "title": truth["title"],
                            "artist": truth["artist"], "chart_appearances": appearances})
+    if regions:
+        unique["regions"] = demo_regions(truth, appearances, seed)
     features = catalog.fetch_features(truth["track_id"].tolist())
     clean, _ = clean_tracks(unique, features)
     features_used = list(DEFAULT_MODEL_FEATURES)

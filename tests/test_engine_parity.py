@@ -145,7 +145,8 @@ class Expected:
                         "first_date": min(r["date"] for r in rows), "last_date": max(r["date"] for r in rows),
                         "chart_appearances": len(rows), "n_regions": len({r["region"] for r in rows}),
                         "best_rank": min(r["rank"] for r in rows),
-                        "total_streams": math.fsum(r["streams"] for r in rows if r["streams"] is not None)})
+                        "total_streams": math.fsum(r["streams"] for r in rows if r["streams"] is not None),
+                        "regions": sorted({r["region"] for r in rows})})
         return out
 
 
@@ -532,6 +533,20 @@ def test_no_twins_and_no_genres_give_the_same_null_lists(engine: str, tmp_path: 
     reference, report = reference_tracks(*tracks_case(tmp_path / "data", unique, features), tmp_path)
     assert pa.types.is_null(reference.schema.field("alias_ids").type.value_type)  # what pandas infers from []
     assert_tracks(*run_tracks(engine, tmp_path / "data"), reference, report)
+
+
+@pytest.mark.parametrize("regions", [[["Global", "Philippines"], ["United States"]], [[], []]],
+                         ids=["charted", "catalog-only"])
+def test_chart_regions_pass_through_tracks_alike(engine: str, tmp_path: Path, regions: list[list[str]]) -> None:
+    """unique_tracks' regions (empty lists for a catalog without charts) reach `tracks` on both engines."""
+    unique = pa.table({"track_id": ["b", "a"], "title": ["One", "Two"], "artist": ["X", "Y"],
+                       "chart_appearances": [1, 2], "best_rank": pa.array([1, 2], pa.int32()),
+                       "regions": pa.array(regions, pa.list_(pa.string()))})
+    features = pa.table({"track_id": ["a", "b"], **{c: [0.5, 0.25] for c in FEATURE_COLUMNS},
+                         "genres": pa.array([["pop"], []], pa.list_(pa.string())), "preview_url": ["", None], "cover_url": [None, None]})
+    reference, report = reference_tracks(*tracks_case(tmp_path / "data", unique, features), tmp_path)
+    got = assert_tracks(*run_tracks(engine, tmp_path / "data"), reference, report)
+    assert dict(zip(got["track_id"].to_pylist(), got["regions"].to_pylist())) == {"b": regions[0], "a": regions[1]}
 
 
 def test_a_feature_with_no_value_stays_missing_and_is_not_invented(engine: str, tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ from music_assets.model import ann as ann_lib
 from music_assets import storage
 from music_assets.model import registry
 from music_assets.model import tracks_cache
+from music_assets.schema import FEATURE_COLUMNS
 from music_assets.text import TITLE_KEY_RULE, normalize_text
 from music_assets.model.embedding import Embedding
 from music_assets.model import lookups
@@ -56,13 +57,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # normalize_text(title), computed once when the bundle is written so loading needs no per-row Python.
 TITLE_KEY = "title_key"
-LIST_COLUMNS = ("genres", "alias_ids")
+LIST_COLUMNS = ("genres", "alias_ids", "regions", "artist_ids")
 IN_MODEL = "in_model"  # the model was built on the track: it has every feature used (never imputed)
 NO_CLUSTER = -1  # the cluster of a track not in the model
 BUNDLE_TRACK_COLUMNS = (
     "track_id", "title", "artist", "genres", "preview_url", "cover_url", "has_preview",
     "chart_appearances", "alias_ids", "n_missing", "cluster", IN_MODEL,
 )
+# Kept when the tracks have them (older bundles and catalogs lacking them still load: steer() and
+# the /v1 API read None or empty lists): the chart regions a track charted in, the artists' ids,
+# the album, popularity 0..100, and every audio feature the model was not built on (key, mode...),
+# which min_/max_/target_ parameters filter and rank by.
+OPTIONAL_TRACK_COLUMNS = ("regions", "artist_ids", "album", "popularity", *FEATURE_COLUMNS)
 
 
 class BundleError(RuntimeError):
@@ -98,7 +104,8 @@ def build_bundle(
     if missing:
         raise BundleError(f"bundle tracks lack column(s): {', '.join(missing)}")
     with storage.staging_folder(models_dir) as staging:
-        table_cols = [*BUNDLE_TRACK_COLUMNS, *embedding.features,
+        optional = [c for c in OPTIONAL_TRACK_COLUMNS if c in tracks and c not in embedding.features]
+        table_cols = [*BUNDLE_TRACK_COLUMNS, *embedding.features, *optional,
                       *[c for c in tracks.columns if c.startswith("pc_")]]
         table = tracks.loc[:, table_cols].assign(**{TITLE_KEY: [normalize_text(t) for t in tracks["title"]]})
         storage.write_parquet(table, staging / TRACKS_FILE)

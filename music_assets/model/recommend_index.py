@@ -206,6 +206,10 @@ class RecommendIndex:
                     cache[key] = group
         return group
 
+    def subset_group(self, rows: np.ndarray) -> Group:
+        """A scan group over any sorted rows (a market's, for steer()), not cached here."""
+        return Group(rows, np.ascontiguousarray(self._full_scan[:, rows]))
+
     def warm(self) -> None:
         """Build every cluster and genre scan matrix now (the model store does this before it
         serves a new model, so no request pays for it)."""

@@ -9,6 +9,8 @@ previous model serving and its own build unsealed, which no loader takes for a b
 import warnings
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 
 from music_assets import storage
 from music_assets.defs.bundle_io import BundleRef, bundle_ref_io_manager
@@ -17,6 +19,7 @@ from music_assets.defs.resources import DataStore
 from music_assets.defs.stage_files import centroids, embedding_params, model_tracks
 from music_assets.model import registry
 from music_assets.model.bundle import IN_MODEL, NO_CLUSTER, build_bundle, content_key
+from music_assets.model.steer_index import chart_popularity
 
 
 class PublishConfig(dg.Config):
@@ -47,6 +50,12 @@ def recommender_model(context: dg.AssetExecutionContext, config: PublishConfig, 
         raise dg.Failure(f"{len(unplaced)} tracks with every feature used have no coordinates or cluster (e.g. "
                          f"{', '.join(map(str, unplaced['track_id'][:5]))}): rematerialize track_embedding and track_clusters")
     bundle_tracks["cluster"] = bundle_tracks["cluster"].fillna(NO_CLUSTER).astype("int64")
+    # popularity 0..100 for the /v1 API and min_/max_/target_popularity: the catalog's own where it
+    # has one, else derived from chart appearances (model/steer_index.chart_popularity)
+    derived = chart_popularity(bundle_tracks["chart_appearances"].to_numpy(dtype="float64", na_value=0.0))
+    given = (pd.to_numeric(bundle_tracks["popularity"], errors="coerce") if "popularity" in bundle_tracks
+             else pd.Series(np.nan, index=bundle_tracks.index))
+    bundle_tracks["popularity"] = given.fillna(pd.Series(derived, index=bundle_tracks.index)).astype("float64")
     centers = centroids(store)
     published = registry.read_pointer(store.models_dir)
     # Every run gets its own version (what it built and what it published stay traceable to the

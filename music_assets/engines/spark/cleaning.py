@@ -45,7 +45,7 @@ from music_assets.ingest.cleaning import (
 )
 from music_assets.schema import DEFAULT_MODEL_FEATURES, FEATURE_COLUMNS, FEATURE_RANGES, MIN_MODEL_FEATURES, TRACK_FEATURE_COLUMNS
 from music_assets.engines.spark.parquet_out import part_files, staging_dir, stitch
-from music_assets.engines.spark.tracks_arrow import TEXT_COLUMNS, cast_to, tracks_schema
+from music_assets.engines.spark.tracks_arrow import LIST_COLUMNS, TEXT_COLUMNS, cast_to, tracks_schema
 
 LPOS, RPOS, POS, BLOCK, ROWS = "_lpos", "_rpos", "_pos", "_block", "_rows"
 _NUMBER = (T.NumericType, T.BooleanType, T.NullType)
@@ -234,7 +234,7 @@ def _survivors(joined: DataFrame, columns: list[str], observed: dict[str, Observ
         *[_count_if(F.col(c).isNull()).alias(f"missing:{c}") for c in FEATURE_COLUMNS],
         _count_if(reduce(lambda a, b: a & b, [F.col(c).isNull() for c in FEATURE_COLUMNS])).alias("featureless"),
         *[F.coalesce(F.max(F.size(F.filter(c, lambda x: x.isNotNull()))), F.lit(0)).alias(f"items:{c}")
-          for c in ("genres", "alias_ids")],
+          for c in LIST_COLUMNS if c in out.columns],
     )
 
 
@@ -260,7 +260,7 @@ def clean_tracks(spark: SparkSession, unique_path: Path, features_path: Path, pa
         parts = part_files(staging)
         schema = tracks_schema(
             pq.read_schema(unique_path), {c[5:]: v > 0 for c, v in seen["joined"].items() if c.startswith("null:")},
-            out.columns, {c: seen["survivors"][f"items:{c}"] > 0 for c in ("genres", "alias_ids")})
+            out.columns, {c: seen["survivors"][f"items:{c}"] > 0 for c in LIST_COLUMNS if c in out.columns})
         stitch(parts, Path(path), schema, lambda table: cast_to(table, schema))
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from music_assets.schema import FEATURE_COLUMNS
 
 TEXT_COLUMNS: tuple[str, ...] = ("title", "artist", "preview_url", "cover_url")
-LIST_COLUMNS: tuple[str, ...] = ("genres", "alias_ids")
+LIST_COLUMNS: tuple[str, ...] = ("genres", "alias_ids", "regions")
 STRING_LIST = pa.list_(pa.string())
 NULL_LIST = pa.list_(pa.null())
 
