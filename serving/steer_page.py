@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request, url_for
 
 from music_assets.model import steer as steering
-from music_assets.model.search import QueryError
+from music_assets.model.search import MAX_QUERY_CHARS, QueryError
 from serving.params import BadRequest, parse_track_id
 from serving.present import track_view, with_listening
 
@@ -87,7 +87,7 @@ def parse_state(args, model) -> SteerState:
         if tid and tid not in state.seeds:
             state.seeds.append(tid)
     for name, (label, _low, _high, lo, hi, _step, start) in SLIDERS.items():
-        value = _number(args.get(f"target_{name}"), label.lower(), lo, hi, start)
+        value = _number(args.get(f"target_{name}"), label.split(" (")[0].lower(), lo, hi, start)
         state.positions[name] = value
         if args.get(f"use_{name}"):
             state.targets[name] = value
@@ -155,12 +155,13 @@ def steer_page():
     model = current_app.extensions["model_store"].current()
     bundle = model.bundle
     markets = steering.markets(bundle)
+    page = {"markets": markets, "sliders": SLIDERS, "model": model, "max_seeds": MAX_PAGE_SEEDS,
+            "max_results": MAX_RESULTS, "max_query_chars": MAX_QUERY_CHARS}
     try:
         state = parse_state(request.args, model)
     except BadRequest as exc:
-        return render_template("steer.html", error=exc.message, state=SteerState(positions={
-            n: s[6] for n, s in SLIDERS.items()}), seeds=[], results=[], markets=markets, sliders=SLIDERS,
-            model=model, max_seeds=MAX_PAGE_SEEDS, max_results=MAX_RESULTS), exc.status
+        start = SteerState(positions={name: slider[6] for name, slider in SLIDERS.items()})
+        return render_template("steer.html", error=exc.message, state=start, seeds=[], results=[], **page), exc.status
     results: list[dict[str, Any]] = []
     pool = None
     if state.seeds:
@@ -172,8 +173,7 @@ def steer_page():
             state.notices.append(str(exc))
     seeds = [with_listening(bundle, track_view(bundle, bundle.id_index[s])) for s in state.seeds]
     return render_template(
-        "steer.html", state=state, seeds=seeds, results=results, pool=pool, markets=markets, sliders=SLIDERS,
-        choices=[track_view(bundle, r) for r in state.choices], model=model, max_seeds=MAX_PAGE_SEEDS,
-        max_results=MAX_RESULTS, share=state.link() if state.seeds else None,
-        remove_links={s: state.link(seed=[x for x in state.seeds if x != s]) for s in state.seeds},
+        "steer.html", state=state, seeds=seeds, results=results, pool=pool,
+        choices=[track_view(bundle, r) for r in state.choices], share=state.link() if state.seeds else None,
+        remove_links={s: state.link(seed=[x for x in state.seeds if x != s]) for s in state.seeds}, **page,
     )
