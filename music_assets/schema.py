@@ -44,6 +44,17 @@ TRACK_FEATURE_COLUMNS: tuple[str, ...] = (
     "track_id", *FEATURE_COLUMNS, "genres", "preview_url", "cover_url",
 )
 
+# What a source may tell beside the features (optional: None, NaN or [] where it has none): the
+# artists' ids (artist seeds by id, /v1 artist objects), the album's name, and the catalog's own
+# popularity 0..100 (else the bundle derives one from chart appearances, model/steer_index.py).
+TRACK_DETAIL_COLUMNS: tuple[str, ...] = ("artist_ids", "album", "popularity")
+
+
+def feature_file_columns(names: list[str]) -> list[str]:
+    """The columns the tracks stage reads from a track_features file with columns `names`: every
+    TRACK_FEATURE_COLUMNS one, and the details the file has (older files have none)."""
+    return [*TRACK_FEATURE_COLUMNS, *[c for c in TRACK_DETAIL_COLUMNS if c in names]]
+
 # A preview_url in this scheme has no audio behind it: serving synthesizes a few seconds from the
 # track's own features (model/previews.py). The demo catalog writes it; real catalogs never do.
 SYNTHESIZED_PREVIEW_SCHEME = "demo://preview/"

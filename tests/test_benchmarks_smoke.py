@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import ann, ingest_charts, pipeline, recommend_inprocess
+from benchmarks import ann, ingest_charts, pipeline, recommend_inprocess, steer_api
 from benchmarks.common import CACHE_ENV, sizes_arg
 
 
@@ -28,6 +28,13 @@ def test_recommend_inprocess_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for subject in ("floor", "normal", "genre", "nearest"):
         assert f"| {subject} |" in out
+
+
+def test_steer_api_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    assert steer_api.main(["--sizes", "3k", "--queries", "5", "--rounds", "1", "--ann-from", "2k"]) == 0
+    out = capsys.readouterr().out
+    assert "| nearest, 1 seed (recommend) |" in out and "5 seeds + 3 targets + market=Global" in out
+    assert "inside min/max" in out and "100.0% of" in out
 
 
 def test_ann_smoke(capsys: pytest.CaptureFixture[str]) -> None:

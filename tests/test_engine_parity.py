@@ -45,7 +45,7 @@ from music_assets.ingest.charts.csv_files import TRACK_URL_PREFIX
 from music_assets.ingest.charts.rows import CHART_ROW_SCHEMA
 from music_assets.ingest.charts.unique import UNIQUE_TRACKS_SCHEMA
 from music_assets.ingest.cleaning import CleaningReport, clean_tracks
-from music_assets.schema import CHART_COLUMNS, FEATURE_COLUMNS, FEATURE_RANGES, TRACK_FEATURE_COLUMNS
+from music_assets.schema import CHART_COLUMNS, FEATURE_COLUMNS, FEATURE_RANGES, feature_file_columns
 from tests import chart_oracle
 from tests.spark_support import SPARK_MASTER, spark  # noqa: F401 - the session fixture
 
@@ -445,7 +445,8 @@ def tracks_case(data_dir: Path, unique: pa.Table, features: pa.Table) -> tuple[P
 
 def reference_tracks(unique: Path, features: Path, tmp: Path) -> tuple[pa.Table, CleaningReport]:
     """The file and report of ingest/cleaning.py's rules on the two files, written as a stage writes a frame."""
-    clean, report = clean_tracks(storage.read_parquet(unique), storage.read_parquet(features, columns=list(TRACK_FEATURE_COLUMNS)))
+    columns = feature_file_columns(pq.read_schema(features).names)  # what the local engine reads
+    clean, report = clean_tracks(storage.read_parquet(unique), storage.read_parquet(features, columns=columns))
     storage.write_parquet(clean, tmp / "reference.parquet")
     return pq.read_table(tmp / "reference.parquet"), report
 
@@ -543,10 +544,15 @@ def test_chart_regions_pass_through_tracks_alike(engine: str, tmp_path: Path, re
                        "chart_appearances": [1, 2], "best_rank": pa.array([1, 2], pa.int32()),
                        "regions": pa.array(regions, pa.list_(pa.string()))})
     features = pa.table({"track_id": ["a", "b"], **{c: [0.5, 0.25] for c in FEATURE_COLUMNS},
-                         "genres": pa.array([["pop"], []], pa.list_(pa.string())), "preview_url": ["", None], "cover_url": [None, None]})
+                         "genres": pa.array([["pop"], []], pa.list_(pa.string())), "preview_url": ["", None], "cover_url": [None, None],
+                         # the optional details (schema.TRACK_DETAIL_COLUMNS) as the features store writes them
+                         "artist_ids": pa.array([["x1", "x2"], []], pa.list_(pa.string())), "album": ["Album", None],
+                         "popularity": [55.0, None]})
     reference, report = reference_tracks(*tracks_case(tmp_path / "data", unique, features), tmp_path)
     got = assert_tracks(*run_tracks(engine, tmp_path / "data"), reference, report)
-    assert dict(zip(got["track_id"].to_pylist(), got["regions"].to_pylist())) == {"b": regions[0], "a": regions[1]}
+    by_id = {r["track_id"]: r for r in got.to_pylist()}
+    assert {k: r["regions"] for k, r in by_id.items()} == {"b": regions[0], "a": regions[1]}
+    assert (by_id["a"]["artist_ids"], by_id["a"]["album"], by_id["a"]["popularity"]) == (["x1", "x2"], "Album", 55.0)
 
 
 def test_a_feature_with_no_value_stays_missing_and_is_not_invented(engine: str, tmp_path: Path) -> None:

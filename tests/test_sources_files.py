@@ -221,7 +221,8 @@ def test_features_file_absent_columns_are_missing_not_invented(tmp_path: Path) -
     features = FeaturesFile(FeaturesFileConfig(str(path)))
     table = features.table.set_index("track_id")
     assert table.loc[ID_A, "danceability"] == 0.5 and table.drop(columns=["danceability", "genres", "preview_url",
-                                                                          "cover_url"]).loc[ID_A].isna().all()
+                                                                          "cover_url", "artist_ids"]).loc[ID_A].isna().all()
+    assert list(table.loc[ID_A, "artist_ids"]) == []
     assert "energy" in features.understood()[0]["absent_features"]
 
 

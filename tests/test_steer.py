@@ -162,6 +162,10 @@ def test_artist_and_genre_seeds(bundle) -> None:
     name = bundle.tracks["artist"].iat[row]
     by_name = steer(bundle, SteerRequest(seed_artists=(name.upper(),), limit=10))
     assert by_name.seeds[0].type == "ARTIST" and len(by_name.results) == 10
+    artist_id = track_record(bundle, row).artists[0][0]  # the demo source gives stable artist ids
+    assert artist_id and track_record(bundle, row).artists == [(artist_id, name)]
+    by_id = steer(bundle, SteerRequest(seed_artists=(artist_id,), limit=10))
+    assert rows_of(by_id) == rows_of(by_name)
     genre = available_genres(bundle)[3]
     result = steer(bundle, SteerRequest(seed_genres=(genre.upper(),), limit=50))
     assert result.seeds[0].id == genre

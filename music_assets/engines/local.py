@@ -16,7 +16,7 @@ from music_assets.ingest.charts.stream import ingest_chart_batches
 from music_assets.ingest.cleaning import CleaningReport, clean_tracks
 from music_assets.ingest.sources.base import CatalogSource
 from music_assets.model.embedding import Embedding
-from music_assets.schema import TRACK_FEATURE_COLUMNS
+from music_assets.schema import feature_file_columns
 from music_assets.training import fit
 
 
@@ -39,8 +39,10 @@ class LocalEngine:
         storage.write_parquet(unique_tracks_from_parquet(chart_rows), out)
 
     def clean_tracks(self, unique: storage.StorePath, features: storage.StorePath, out: storage.StorePath) -> CleaningReport:
-        clean, report = clean_tracks(storage.read_parquet(unique),
-                                     storage.read_parquet(features, columns=list(TRACK_FEATURE_COLUMNS)), features.name)
+        with storage.open_parquet(features) as parquet:
+            columns = feature_file_columns(parquet.schema_arrow.names)
+        clean, report = clean_tracks(storage.read_parquet(unique), storage.read_parquet(features, columns=columns),
+                                     features.name)
         storage.write_parquet(clean, out)
         return report
 

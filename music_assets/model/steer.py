@@ -262,8 +262,8 @@ def steer(bundle: ModelBundle, request: SteerRequest, search: str = "auto") -> S
     filters = steer_search.Filters(si, market, lo, hi, excluded)
     found = steer_search.search(bundle, si, space, query, space.steered(si, query, target), filters, request, target, search)
     seed_genres = _seed_genres(si, seeds)
-    results = [Steered(int(r), float(s), _reason(si, space, query, int(r), seed_genres, market, target))
-               for r, s in zip(found.rows.tolist(), found.scores.tolist())]
+    reasons = _reasons(si, space, query, found.rows, seed_genres, market, target)
+    results = [Steered(r, s, why) for r, s, why in zip(found.rows.tolist(), found.scores.tolist(), reasons)]
     adherence = {}
     for name, value in target.items():
         got = si.values[name][found.rows]
@@ -287,23 +287,38 @@ def _seed_genres(si: SteerIndex, seeds: list[_Seed]) -> set[int]:
     return codes
 
 
-def _reason(si: SteerIndex, space: "steer_search.Space", query: np.ndarray, row: int, seed_genres: set[int],
-            market: str | None, target: dict[str, float]) -> str:
-    """Plain words: what the track shares with the seeds, and where it meets the request."""
+def _reasons(si: SteerIndex, space: "steer_search.Space", query: np.ndarray, rows: np.ndarray, seed_genres: set[int],
+             market: str | None, target: dict[str, float]) -> list[str]:
+    """Plain words per result: what it shares with the seeds, and where it meets the request
+    (computed for all results at once: a loop of numpy calls per result showed in the latency)."""
+    if not len(rows):
+        return []
     ix = si.ix
-    parts = [space.reason(si, query, row)]
-    shared = [ix.genre_names[c] for c in ix.genres_of(row).tolist() if c in seed_genres]
-    if shared and not parts[0].startswith("also"):
-        parts.append("also " + " / ".join(shared[:2]))
+    firsts = space.reasons(si, query, rows)
+    names, codes = ix.genre_names, ix.genre_code_list
+    spans = ix.genre_spans[rows].tolist()
+    near = [None] * len(rows)
     if target:
-        gaps = {n: abs(si.values[n][row] - t) / si.spread[n] for n, t in target.items() if math.isfinite(si.values[n][row])}
-        if gaps:
-            best = min(gaps, key=gaps.get)
-            if gaps[best] <= 0.5:
-                parts.append(f"{FEATURE_WORDS.get(best, best.replace('_', ' '))} close to your target")
-    if market:
-        parts.append(f"charted in {market}")
-    return "; ".join(parts)
+        names_t = list(target)
+        gaps = np.column_stack([np.abs(si.values[n][rows] - target[n]) / si.spread[n] for n in names_t])
+        gaps = np.where(np.isfinite(gaps), gaps, np.inf)
+        best, best_gap = gaps.argmin(axis=1).tolist(), gaps.min(axis=1).tolist()
+        near = [f"{FEATURE_WORDS.get(names_t[j], names_t[j].replace('_', ' '))} close to your target" if g <= 0.5 else None
+                for j, g in zip(best, best_gap)]
+    where = f"charted in {market}" if market else None
+    out = []
+    for first, (s, e), close in zip(firsts, spans, near):
+        parts = [first]
+        if seed_genres and not first.startswith("also"):
+            shared = [names[c] for c in codes[s:e] if c in seed_genres]
+            if shared:
+                parts.append("also " + " / ".join(shared[:2]))
+        if close:
+            parts.append(close)
+        if where:
+            parts.append(where)
+        out.append("; ".join(parts))
+    return out
 
 
 # -- catalog answers ----------------------------------------------------------------------------

@@ -26,12 +26,12 @@ from music_assets.text import normalize_text
 
 # Shortlist: rows re-ranked per wanted row when targets, diversity or max_per_artist re-rank
 # (a wider choice for them), plus a pad.
-SHORTLIST_FACTOR = 4
+SHORTLIST_FACTOR = 2
 PAD = 16
 # ANN: rows fetched per wanted row, divided by the allowed share; widened by WIDEN while too few
 # survive the filters. One fetched row costs about as much as scanning ROW_COST rows exactly
 # (model/recommend.py measured the same trade), so a pool smaller than fetch x ROW_COST is scanned.
-OVERFETCH = 1.5
+OVERFETCH = 1.2
 WIDEN = 4
 MAX_FETCH = 4_000
 ROW_COST = 400
@@ -148,14 +148,15 @@ class Space:
     def exact(self, filters: Filters, q: np.ndarray, m: int) -> np.ndarray:
         raise NotImplementedError
 
-    def reason(self, si: SteerIndex, query: np.ndarray, row: int) -> str:
+    def reasons(self, si: SteerIndex, query: np.ndarray, rows: np.ndarray) -> list[str]:
         raise NotImplementedError
 
 
-def _words(si: SteerIndex, diffs: np.ndarray) -> str:
-    a, b = np.argsort(diffs, kind="stable")[:2].tolist()
-    features = si.ix.features
-    return f"similar {FEATURE_WORDS.get(features[a], features[a])} and {FEATURE_WORDS.get(features[b], features[b])}"
+def _similar(si: SteerIndex, diffs: np.ndarray) -> list[str]:
+    """Per row of |differences| (in the audio embedding), "similar A and B" for its two closest features."""
+    words = [FEATURE_WORDS.get(f, f) for f in si.ix.features]
+    closest = np.argsort(diffs, axis=1, kind="stable")[:, :2].tolist()
+    return [f"similar {words[a]} and {words[b]}" for a, b in closest]
 
 
 class NearestSpace(Space):
@@ -210,8 +211,8 @@ class NearestSpace(Space):
         ok = filters.allowed_in_group()
         return _best(approx, ok, m, filters)
 
-    def reason(self, si, query, row):
-        return _words(si, np.abs(self.vectors[row] - query))
+    def reasons(self, si, query, rows):
+        return _similar(si, np.abs(self.vectors[rows] - query.astype(np.float32)))
 
 
 def _best(cost: np.ndarray, ok: np.ndarray, m: int, filters: Filters) -> np.ndarray:
@@ -274,18 +275,22 @@ class HybridSpace(Space):
         scores = self.vectors[rows] @ q.astype(np.float32) if filters.group.rows is not None else self.vectors @ q.astype(np.float32)
         return _best(-scores.astype(np.float64), filters.allowed_in_group(), m, filters)
 
-    def reason(self, si, query, row):
-        parts = contributions(self.vectors, query.astype(np.float32), np.array([row]), self.model.layout)
-        by = {name: float(v[0]) for name, v in parts.items()}
-        main = max(by, key=by.get) if by else "audio"
-        if main == "chart" and by["chart"] > 0:
-            region = self.model.top_region[row]
-            return "streamed by the same listeners" + (f" in {region}" if region else "")
-        if main == "genre" and by["genre"] > 0:
+    def reasons(self, si, query, rows):
+        """The signal that placed each row, as recommend_hybrid words it."""
+        parts = contributions(self.vectors, query.astype(np.float32), rows, self.model.layout)
+        out = []
+        for i, row in enumerate(rows.tolist()):
+            by = {name: float(v[i]) for name, v in parts.items()}
+            main = max(by, key=by.get) if by else "audio"
             names = [si.ix.genre_names[c] for c in si.ix.genres_of(row).tolist()]
-            if names:
-                return "also " + " / ".join(names[:2])
-        return "similar sound"
+            if main == "chart" and by["chart"] > 0:
+                region = self.model.top_region[row]
+                out.append("streamed by the same listeners" + (f" in {region}" if region else ""))
+            elif main == "genre" and by["genre"] > 0 and names:
+                out.append("also " + " / ".join(names[:2]))
+            else:
+                out.append("similar sound")
+        return out
 
 
 def space(bundle: ModelBundle, si: SteerIndex, mode: str) -> Space | None:

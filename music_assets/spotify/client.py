@@ -31,7 +31,7 @@ import spotipy
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.oauth2 import SpotifyClientCredentials
 
-from music_assets.schema import FEATURE_COLUMNS, TRACK_FEATURE_COLUMNS
+from music_assets.schema import FEATURE_COLUMNS, TRACK_DETAIL_COLUMNS, TRACK_FEATURE_COLUMNS
 from music_assets.settings import SpotifySettings
 from music_assets.spotify.http import PREMIUM_REQUIRED, CallStats, Forbidden, NotFound, RetryPolicy, call
 from music_assets.spotify.reccobeats import ReccoBeats
@@ -146,8 +146,9 @@ class SpotifyCatalog:
                 row["duration_ms"] = m["duration_ms"]
             genres = sorted({g for a in m.get("artist_ids", []) for g in self._artist_genres.get(a, [])})
             rows.append({**row, "track_id": tid, "genres": genres, "preview_url": m.get("preview_url"),
-                         "cover_url": m.get("cover_url")})
-        frame = pd.DataFrame(rows, columns=list(TRACK_FEATURE_COLUMNS))
+                         "cover_url": m.get("cover_url"), "artist_ids": m.get("artist_ids", []),
+                         "album": m.get("album"), "popularity": m.get("popularity")})
+        frame = pd.DataFrame(rows, columns=[*TRACK_FEATURE_COLUMNS, *TRACK_DETAIL_COLUMNS])
         return frame
 
     def _spotify(self, endpoint: str, fn: Callable[[], Any], log: Log | None) -> Any:
@@ -198,6 +199,8 @@ class SpotifyCatalog:
                 "duration_ms": track.get("duration_ms"),
                 "preview_url": track.get("preview_url"),
                 "cover_url": images[0].get("url") if images else None,
+                "album": (track.get("album") or {}).get("name") or None,
+                "popularity": track.get("popularity"),
             }
         return out
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark.sql import functions as F
 
 from music_assets import storage
@@ -28,7 +29,7 @@ from music_assets.ingest.charts.stream import REJECTED_KEPT
 from music_assets.ingest.cleaning import CleaningReport
 from music_assets.ingest.sources.base import CatalogSource
 from music_assets.model.embedding import Embedding
-from music_assets.schema import TRACK_FEATURE_COLUMNS
+from music_assets.schema import feature_file_columns
 
 
 def _local(path: storage.StorePath) -> Path:
@@ -78,8 +79,9 @@ class SparkEngine:
         spark_charts.unique_tracks(self._session(chart_rows, out), _local(chart_rows), _local(out))
 
     def clean_tracks(self, unique: storage.StorePath, features: storage.StorePath, out: storage.StorePath) -> CleaningReport:
+        columns = feature_file_columns(pq.read_schema(_local(features)).names)
         return spark_cleaning.clean_tracks(self._session(unique, features, out), _local(unique), _local(features),
-                                           _local(out), TRACK_FEATURE_COLUMNS)
+                                           _local(out), columns)
 
     def fit_embedding(self, tracks: storage.StorePath, features: list[str], n_components: int,
                       out: storage.StorePath) -> Embedding:

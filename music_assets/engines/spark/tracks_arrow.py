@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from music_assets.schema import FEATURE_COLUMNS
 
 TEXT_COLUMNS: tuple[str, ...] = ("title", "artist", "preview_url", "cover_url")
-LIST_COLUMNS: tuple[str, ...] = ("genres", "alias_ids", "regions")
+LIST_COLUMNS: tuple[str, ...] = ("genres", "alias_ids", "regions", "artist_ids")
 STRING_LIST = pa.list_(pa.string())
 NULL_LIST = pa.list_(pa.null())
 
@@ -50,6 +50,10 @@ def tracks_schema(unique: pa.Schema, int_nulls: Mapping[str, bool], columns: lis
             dtype = pa.int16()
         elif name == "has_preview":
             dtype = pa.bool_()
+        elif name == "popularity":  # a detail from track_features (schema.TRACK_DETAIL_COLUMNS): float64 there
+            dtype = pa.float64()
+        elif name == "album":
+            dtype = pa.large_string()
         else:
             dtype = pandas_round_trip(unique.field(name).type, int_nulls.get(name, False))
         fields.append(pa.field(name, dtype))

@@ -23,7 +23,7 @@ from music_assets.ingest.layouts.apply import CATALOG_COLUMNS, Mapped, empty_rej
 from music_assets.ingest.layouts.choose import INPUT_ERRORS, LayoutChoice, map_file
 from music_assets.ingest.layouts.values import split_list
 from music_assets.ingest.tables.read import expand_paths
-from music_assets.schema import TRACK_FEATURE_COLUMNS
+from music_assets.schema import TRACK_DETAIL_COLUMNS, TRACK_FEATURE_COLUMNS
 from music_assets.spotify.client import Log
 
 
@@ -86,7 +86,8 @@ class FeaturesFile:
 
     @property
     def table(self) -> pd.DataFrame:
-        return self.catalog.loc[:, list(TRACK_FEATURE_COLUMNS)].reset_index(drop=True)
+        details = [c for c in TRACK_DETAIL_COLUMNS if c in self.catalog.columns]
+        return self.catalog.loc[:, [*TRACK_FEATURE_COLUMNS, *details]].reset_index(drop=True)
 
     @cached_property
     def artist_genres(self) -> dict[str, list[str]]:

@@ -17,9 +17,9 @@ import pandas as pd
 
 from music_assets import storage
 
-from music_assets.schema import FEATURE_COLUMNS, TRACK_FEATURE_COLUMNS
+from music_assets.schema import FEATURE_COLUMNS, TRACK_DETAIL_COLUMNS, TRACK_FEATURE_COLUMNS
 
-STORE_COLUMNS = (*TRACK_FEATURE_COLUMNS, "found", "source", "fetched_at")
+STORE_COLUMNS = (*TRACK_FEATURE_COLUMNS, *TRACK_DETAIL_COLUMNS, "found", "source", "fetched_at")
 
 
 def ids_to_fetch(wanted: pd.Series, known: pd.DataFrame | None, source: str) -> list[str]:
@@ -32,6 +32,7 @@ def _empty_store() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="float64") for c in FEATURE_COLUMNS}).assign(
         track_id=pd.Series(dtype="str"), genres=pd.Series(dtype="object"),
         preview_url=pd.Series(dtype="str"), cover_url=pd.Series(dtype="str"),
+        artist_ids=pd.Series(dtype="object"), album=pd.Series(dtype="str"), popularity=pd.Series(dtype="float64"),
         found=pd.Series(dtype="bool"), source=pd.Series(dtype="str"),
         fetched_at=pd.Series(dtype="datetime64[us, UTC]"),
     ).loc[:, list(STORE_COLUMNS)]
@@ -45,7 +46,21 @@ def normalize_fetched(fetched: pd.DataFrame) -> pd.DataFrame:
     for col in ("preview_url", "cover_url"):
         out[col] = out[col].astype("object").where(out[col].notna(), None) if col in out else None
     out["genres"] = [list(g) if isinstance(g, (list, tuple, np.ndarray)) else [] for g in out.get("genres", [[]] * len(out))]
-    return out.loc[:, list(TRACK_FEATURE_COLUMNS)]
+    return with_details(out).loc[:, [*TRACK_FEATURE_COLUMNS, *TRACK_DETAIL_COLUMNS]]
+
+
+def with_details(frame: pd.DataFrame) -> pd.DataFrame:
+    """The optional detail columns in the store's types, added empty where a source (or a store
+    written before they existed) has none."""
+    out = frame.copy()
+    ids = out["artist_ids"] if "artist_ids" in out else [None] * len(out)
+    out["artist_ids"] = [[str(a) for a in v if a is not None and str(a)] if isinstance(v, (list, tuple, np.ndarray)) else []
+                         for v in ids]
+    album = out["album"] if "album" in out else pd.Series([None] * len(out), index=out.index)
+    out["album"] = album.astype("object").where(album.notna(), None)
+    out["popularity"] = (pd.to_numeric(out["popularity"], errors="coerce").astype("float64") if "popularity" in out
+                         else np.nan)
+    return out
 
 
 def merge_fetched(known: pd.DataFrame | None, fetched: pd.DataFrame, asked: list[str], source: str,
@@ -61,7 +76,7 @@ def merge_fetched(known: pd.DataFrame | None, fetched: pd.DataFrame, asked: list
     new["fetched_at"] = pd.Timestamp(now).tz_convert("UTC") if pd.Timestamp(now).tzinfo else pd.Timestamp(now, tz="UTC")
     parts = [p for p in (known, new) if p is not None and not p.empty]
     merged = pd.concat(parts, ignore_index=True) if parts else _empty_store()
-    merged = merged.drop_duplicates("track_id", keep="last").sort_values("track_id", kind="stable")
+    merged = with_details(merged.drop_duplicates("track_id", keep="last")).sort_values("track_id", kind="stable")
     return merged.loc[:, list(STORE_COLUMNS)].reset_index(drop=True)
 
 
@@ -84,7 +99,7 @@ def load_store(store_path: storage.StorePath, parts_dir: storage.StorePath) -> p
     frames = [f for f in frames if not f.empty]
     if not frames:
         return None
-    merged = pd.concat(frames, ignore_index=True).drop_duplicates("track_id", keep="last")
+    merged = with_details(pd.concat(frames, ignore_index=True).drop_duplicates("track_id", keep="last"))
     return merged.sort_values("track_id", kind="stable").loc[:, list(STORE_COLUMNS)].reset_index(drop=True)
 
 

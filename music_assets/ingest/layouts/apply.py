@@ -25,7 +25,7 @@ from music_assets.schema import CHART_COLUMNS, FEATURE_COLUMNS, FEATURE_REJECT_C
 TRACK_URL_PREFIX = "https://open.spotify.com/track/"
 TRACK_ID_RE = re.compile(r"[0-9A-Za-z]{22}")
 CATALOG_COLUMNS = ("track_id", "title", "artist", "popularity", *FEATURE_COLUMNS, "genres", "preview_url",
-                   "cover_url", "artist_ids")
+                   "cover_url", "artist_ids", "album")
 NOT_A_TRACK_ID = "track_id is not a 22-character Spotify id"
 
 
@@ -208,7 +208,7 @@ def _catalog(raw: RawTable, m: ColumnMap, from_name: dict[str, str]) -> tuple[pd
     if label:
         genres = genres.map(lambda g: g if label in g else [*g, label])
     out["genres"] = genres
-    for ours in ("preview_url", "cover_url"):
+    for ours in ("preview_url", "cover_url", "album"):
         out[ours] = as_text(_column(raw, m, ours)).replace("", None) if ours in m.columns else None
     out["artist_ids"] = (parse_column(_column(raw, m, "artist_ids"), "list", source, "artist_ids",
                                       m.columns["artist_ids"][0]).values

@@ -65,7 +65,7 @@ BUILTIN_LAYOUTS: dict[str, ColumnMap] = {m.name: m for m in (
        ("chart_position", "title", "artist", "year", "id")),
     # --- catalog (features) -----------------------------------------------------------------
     _m("tracks_114k", ("catalog",), {"track_id": "track_id", "title": "track_name", "artist": "artists",
-                                     "popularity": "popularity", **_F, "genre": "track_genre"},
+                                     "popularity": "popularity", **_F, "genre": "track_genre", "album": "album_name"},
        ("track_id", "track_genre")),
     _m("features_232k", ("catalog",), {"track_id": "track_id", "title": "track_name", "artist": "artist_name",
                                        "popularity": "popularity", **_F, "genre": "genre"},

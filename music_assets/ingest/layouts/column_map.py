@@ -31,7 +31,7 @@ ROLES = ("charts", "catalog", "artists")
 # Our columns per role (a map may name any of them; `genre` is one label added to `genres`).
 CHART_TARGETS = (*CHART_COLUMNS, "track_id")
 CATALOG_TARGETS = ("track_id", "title", "artist", "popularity", *FEATURE_COLUMNS, "genres", "genre",
-                   "preview_url", "cover_url", "artist_ids")
+                   "preview_url", "cover_url", "artist_ids", "album")
 ARTIST_TARGETS = ("artist_id", "genres")
 TARGETS = {"charts": CHART_TARGETS, "catalog": CATALOG_TARGETS, "artists": ARTIST_TARGETS}
 # How each of our columns is read when the map does not say.

@@ -219,12 +219,15 @@ class DemoCatalog:
         family_of_artist = families[primary]
         home_region = np.array([region_code[FAMILY_REGIONS[f][int(region_rng.integers(0, len(FAMILY_REGIONS[f])))]]
                                 for f in family_of_artist], dtype=np.int64)
+        # Stable artist ids, from a stream of their own (the rest of the catalog is unchanged by it).
+        artist_ids = _base62_ids(np.random.default_rng([cfg.seed, 5]), n_artists)
         tracks = pd.DataFrame(
             {
                 "track_id": _base62_ids(rng, n_orig),
                 "title": titles,
                 "artist": artist_names[artist_of],
                 "artist_index": artist_of,
+                "artist_ids": [[a] for a in artist_ids[artist_of]],
                 "home_region": home_region[artist_of],
                 "family": family_of_artist[artist_of],
                 "genres": [[GENRES[g] for g in artist_genres[a]] for a in artist_of],
@@ -263,7 +266,7 @@ class DemoCatalog:
         hits = hits[~hits["features_missing"]]
         if log:
             log(f"demo source: {len(hits):,} of {len(wanted):,} tracks have features")
-        return hits.loc[:, list(TRACK_FEATURE_COLUMNS)].reset_index(drop=True)
+        return hits.loc[:, [*TRACK_FEATURE_COLUMNS, "artist_ids"]].reset_index(drop=True)
 
     def chart_batches(self, tracks_per_batch: int = 50_000) -> Iterator[pa.Table]:
         """Chart rows in the Kaggle layout, as strings, generated batch by batch (bounded memory)."""
