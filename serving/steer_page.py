@@ -16,9 +16,10 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request, url_for
 
 from music_assets.model import steer as steering
+from music_assets.model.recommend_hybrid import hybrid_model
 from music_assets.model.search import MAX_QUERY_CHARS, QueryError
 from serving.params import BadRequest, parse_track_id
-from serving.present import track_view, with_listening
+from serving.present import mode_name, track_view, with_listening
 
 bp = Blueprint("steer", __name__)
 
@@ -43,6 +44,7 @@ class SteerState:
     targets: dict[str, float] = field(default_factory=dict)  # only the enabled sliders
     positions: dict[str, float] = field(default_factory=dict)  # every slider's position, for the form
     market: str = ""
+    mode: str = "nearest"
     k: int = DEFAULT_RESULTS
     notices: list[str] = field(default_factory=list)
     choices: list[int] = field(default_factory=list)  # rows to pick from after an ambiguous "add"
@@ -57,6 +59,8 @@ class SteerState:
         market = change.get("market", self.market)
         if market:
             params["market"] = market
+        if self.mode != "nearest":
+            params["mode"] = self.mode
         if self.k != DEFAULT_RESULTS:
             params["k"] = self.k
         return url_for("steer.steer_page", **params)
@@ -95,6 +99,10 @@ def parse_state(args, model) -> SteerState:
     if market and market not in steering.markets(model.bundle):
         raise BadRequest(f"This catalog has no chart market called {market!r}; pick one from the list.")
     state.market = market
+    mode = (args.get("mode") or "nearest").strip()
+    if mode not in steering.STEER_MODES:
+        raise BadRequest(f"Unknown way of recommending {mode[:40]!r}: choose one from the list.")
+    state.mode = mode
     k = (args.get("k") or "").strip()
     if k:
         if not k.isdigit() or not 1 <= int(k) <= MAX_RESULTS:
@@ -156,7 +164,9 @@ def steer_page():
     bundle = model.bundle
     markets = steering.markets(bundle)
     page = {"markets": markets, "sliders": SLIDERS, "model": model, "max_seeds": MAX_PAGE_SEEDS,
-            "max_results": MAX_RESULTS, "max_query_chars": MAX_QUERY_CHARS}
+            "max_results": MAX_RESULTS, "max_query_chars": MAX_QUERY_CHARS,
+            # "Listened together" only where the bundle has hybrid vectors (steer() refuses it elsewhere)
+            "modes": [(m, mode_name(m)) for m in steering.STEER_MODES if m != "hybrid" or hybrid_model(bundle) is not None]}
     try:
         state = parse_state(request.args, model)
     except BadRequest as exc:
@@ -167,7 +177,8 @@ def steer_page():
     if state.seeds:
         try:
             answer = steering.steer(bundle, steering.SteerRequest(
-                seed_tracks=tuple(state.seeds), limit=state.k, market=state.market or None, target=state.targets))
+                seed_tracks=tuple(state.seeds), limit=state.k, market=state.market or None, target=state.targets,
+                mode=state.mode))
             results, pool = [_result_view(bundle, r) for r in answer.results], answer.pool_size
         except steering.SteerError as exc:
             state.notices.append(str(exc))

@@ -145,3 +145,15 @@ def test_real_tracks_on_the_steer_page_open_in_spotify(demo_data_dir: Path, bund
     for tid in found:
         assert f'href="https://open.spotify.com/track/{tid}"' in html
         assert f'<iframe src="https://open.spotify.com/embed/track/{tid}"' in html
+
+
+def test_listened_together_steers_too_where_the_model_has_it(client, bundle) -> None:
+    seed = popular(bundle, 1)[0]
+    html = client.get("/steer", query_string={"seed": seed}).get_data(as_text=True)
+    assert '<option value="hybrid" >Listened together</option>' in html
+    hybrid = client.get("/steer", query_string={"seed": seed, "mode": "hybrid"}).get_data(as_text=True)
+    assert '<option value="hybrid" selected>' in hybrid and ids(hybrid, "steer-results")
+    assert ids(hybrid, "steer-results") != ids(html, "steer-results")
+    assert "mode=hybrid" in re.search(r'id="share" href="([^"]+)"', hybrid).group(1)
+    r = client.get("/steer", query_string={"seed": seed, "mode": SCRIPT})
+    assert r.status_code == 400 and SCRIPT not in r.get_data(as_text=True)
