@@ -89,7 +89,10 @@ def parse_state(args, model) -> SteerState:
     for raw in args.getlist("seed")[: MAX_PAGE_SEEDS * 2]:
         tid = parse_track_id(raw)
         if tid and tid not in state.seeds:
-            state.seeds.append(tid)
+            if tid in model.bundle.id_index:
+                state.seeds.append(tid)
+            else:  # a link from before the catalog changed: say so, keep the rest
+                state.notices.append(f"A song of this link ({tid}) is not in the catalog any more; it was left out.")
     for name, (label, _low, _high, lo, hi, _step, start) in SLIDERS.items():
         value = _number(args.get(f"target_{name}"), label.split(" (")[0].lower(), lo, hi, start)
         state.positions[name] = value

@@ -157,3 +157,11 @@ def test_listened_together_steers_too_where_the_model_has_it(client, bundle) -> 
     assert "mode=hybrid" in re.search(r'id="share" href="([^"]+)"', hybrid).group(1)
     r = client.get("/steer", query_string={"seed": seed, "mode": SCRIPT})
     assert r.status_code == 400 and SCRIPT not in r.get_data(as_text=True)
+
+
+def test_a_link_with_a_song_no_longer_in_the_catalog_keeps_the_rest(client, bundle) -> None:
+    seed = popular(bundle, 1)[0]
+    r = client.get("/steer", query_string={"seed": ["0" * 22, seed]})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "not in the catalog any more" in html
+    assert ids(html, "seeds") == [seed] and ids(html, "steer-results")
