@@ -165,3 +165,10 @@ def test_a_link_with_a_song_no_longer_in_the_catalog_keeps_the_rest(client, bund
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "not in the catalog any more" in html
     assert ids(html, "seeds") == [seed] and ids(html, "steer-results")
+
+
+def test_results_lead_to_the_steer_page_from_that_song(client, bundle) -> None:
+    seed = popular(bundle, 1)[0]
+    html = client.get("/recommend", query_string={"id": seed}).get_data(as_text=True)
+    link = re.search(r'id="steer-from" href="([^"]+)"', html).group(1)
+    assert ids(client.get(link).get_data(as_text=True), "seeds") == [seed]
