@@ -50,15 +50,14 @@ class SteerState:
     choices: list[int] = field(default_factory=list)  # rows to pick from after an ambiguous "add"
     choices_title: str = ""
 
-    def link(self, **change: Any) -> str:
-        """This page's URL for the state (a shareable link), with `change` applied."""
-        params: dict[str, Any] = {"seed": change.get("seed", self.seeds)}
-        for name, value in change.get("targets", self.targets).items():
+    def link(self) -> str:
+        """This page's URL for the state: a shareable link holding no action (add, remove)."""
+        params: dict[str, Any] = {"seed": self.seeds}
+        for name, value in self.targets.items():
             params[f"use_{name}"] = "on"
             params[f"target_{name}"] = _shown(value)
-        market = change.get("market", self.market)
-        if market:
-            params["market"] = market
+        if self.market:
+            params["market"] = self.market
         if self.mode != "nearest":
             params["mode"] = self.mode
         if self.k != DEFAULT_RESULTS:
@@ -188,6 +187,5 @@ def steer_page():
     seeds = [with_listening(bundle, track_view(bundle, bundle.id_index[s])) for s in state.seeds]
     return render_template(
         "steer.html", state=state, seeds=seeds, results=results, pool=pool,
-        choices=[track_view(bundle, r) for r in state.choices], share=state.link() if state.seeds else None,
-        remove_links={s: state.link(seed=[x for x in state.seeds if x != s]) for s in state.seeds}, **page,
+        choices=[track_view(bundle, r) for r in state.choices], share=state.link() if state.seeds else None, **page,
     )
