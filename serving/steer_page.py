@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request, url_for
 
 from music_assets.model import steer as steering
+from music_assets.model.hybrid import HybridError
 from music_assets.model.recommend_hybrid import hybrid_model
 from music_assets.model.search import MAX_QUERY_CHARS, QueryError
 from serving.params import BadRequest, parse_track_id
@@ -160,6 +161,15 @@ def _result_view(bundle, item: steering.Steered) -> dict[str, Any]:
     return view
 
 
+def _has_hybrid(bundle) -> bool:
+    """Whether to offer "Listened together": the bundle's hybrid vectors load (read once per bundle;
+    damaged ones are for the log and /recommend's 422, not a reason to lose the whole page)."""
+    try:
+        return hybrid_model(bundle) is not None
+    except HybridError:
+        return False
+
+
 @bp.get("/steer")
 def steer_page():
     model = current_app.extensions["model_store"].current()
@@ -168,7 +178,7 @@ def steer_page():
     page = {"markets": markets, "sliders": SLIDERS, "model": model, "max_seeds": MAX_PAGE_SEEDS,
             "max_results": MAX_RESULTS, "max_query_chars": MAX_QUERY_CHARS,
             # "Listened together" only where the bundle has hybrid vectors (steer() refuses it elsewhere)
-            "modes": [(m, mode_name(m)) for m in steering.STEER_MODES if m != "hybrid" or hybrid_model(bundle) is not None]}
+            "modes": [(m, mode_name(m)) for m in steering.STEER_MODES if m != "hybrid" or _has_hybrid(bundle)]}
     try:
         state = parse_state(request.args, model)
     except BadRequest as exc:
