@@ -8,7 +8,8 @@ Latency: each subject answers the same random inputs, interleaved query by query
 - "steer, 1 seed": the same seed through steer() (limit 10);
 - "steer, 5 seeds + 3 targets + market=M": five random seed tracks, targets on energy, danceability
   and valence, limit 20 (Spotify's default), one subject per market (the largest, a middle one,
-  a small one), by the path steer() picks; and the same through the exact scan only.
+  a small one), by the path steer() picks; and the same through the exact scan only;
+- "steer, 5 seeds + target_energy + min_tempo, limit 50": the issue's spotipy call, no market.
 Quality, over the same requests: target adherence, mean |value - target| of the results divided
 by that of as many random picks from the same filtered pool (market; < 1 is better than random);
 and requests with random min/max ranges, the share of results inside every range (must be 100%).
@@ -136,6 +137,10 @@ def bench_size(n_tracks: int, n_queries: int, rounds: int, ann: bool) -> tuple[l
         if bundle.ann is not None:
             subjects[f"steer, 5 seeds + 3 targets + market={m}: exact scan"] = (
                 lambda i, r=reqs: steer(bundle, r[i], search="exact"))
+    # the spotipy call: recommendations(seed_tracks=[...], target_energy=0.8, min_tempo=120, limit=50)
+    spotipy_like = [SteerRequest(seed_tracks=r.seed_tracks, target={"energy": 0.8}, minimum={"tempo": 120.0}, limit=50)
+                    for r in by_market[chosen[0]]]
+    subjects["steer, 5 seeds + target_energy + min_tempo, limit 50"] = lambda i: steer(bundle, spotipy_like[i])
     for fn in subjects.values():
         fn(0)
     times = interleaved(subjects, list(range(n_queries)), rounds)

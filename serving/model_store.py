@@ -29,6 +29,7 @@ from music_assets.model.bundle import PLOT_FILES, PLOTS_DIR, BundleError, ModelB
 from music_assets.model.recommend import MODES, RecommendationError, recommend
 from music_assets.model.search import SearchIndex
 from music_assets.model.recommend_index import genre_index, recommend_index
+from music_assets.model.steer_index import warm as steer_warm
 from serving.memory import return_freed_memory, return_when_freed
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def _warm_up(bundle: ModelBundle) -> None:
     first requests on a new model are as fast as the rest: one small query per mode."""
     _ = bundle.id_index, genre_index(bundle), bundle.title_index
     recommend_index(bundle).warm()
+    steer_warm(bundle)
     if not len(bundle.tracks):
         return
     for mode in MODES:

@@ -69,6 +69,14 @@ def test_min_and_max_hold_for_every_result_and_the_pool_is_counted_exactly(bundl
         assert report.initial_pool_size > report.after_filtering_size
 
 
+@pytest.mark.parametrize("lo, hi, market", [({"tempo": 120.0}, {}, None), ({}, {"popularity": 30.0}, None),
+                                             ({"energy": 0.4}, {"energy": 0.8}, "Global"), ({"mode": 1.0}, {}, None)])
+def test_the_pool_size_is_exact_for_one_range_with_or_without_a_market(bundle, seeds, lo, hi, market) -> None:
+    result = steer(bundle, SteerRequest(seed_tracks=(seeds[0],), minimum=lo, maximum=hi, market=market, limit=5))
+    excluded = recommend_index(bundle).excluded(bundle.id_index[seeds[0]]).tolist()
+    assert result.pool_size == allowed_count(bundle, market=market, lo=lo, hi=hi, excluded=excluded) > 0
+
+
 def test_targets_move_results_toward_the_target_and_report_adherence(bundle, seeds) -> None:
     base = SteerRequest(seed_tracks=tuple(seeds), limit=20)
     plain = steer(bundle, base)

@@ -31,7 +31,9 @@ from music_assets.model.bundle import ModelBundle
 from music_assets.model.recommend_hybrid import FEATURE_WORDS
 from music_assets.model.recommend_index import genre_index
 from music_assets.model.steer_index import RANGES, TUNABLE, SteerIndex, steer_index
-from music_assets.model import steer_search
+from music_assets.model import steer_search, steer_spaces
+from music_assets.model.steer_filters import Filters
+from music_assets.model.steer_catalog import TrackRecord, available_genres, markets, track_record  # noqa: F401 - the interface
 from music_assets.text import normalize_text
 
 MAX_SPOTIFY_SEEDS = 5  # the Spotify-compatible GET allows 1..5 seeds in all
@@ -102,22 +104,6 @@ class SteerResult:
     pool_size: int
     market: str | None = None  # the region as the catalog spells it
     search: str = "exact"  # "ann" | "exact": how the candidates were found
-
-
-@dataclass(frozen=True)
-class TrackRecord:
-    track_id: str
-    title: str
-    artists: list[tuple[str | None, str]]
-    album: str | None
-    cover_url: str | None
-    preview_url: str | None
-    duration_ms: int | None
-    popularity: int | None
-    features: dict[str, float | None]
-    regions: list[str]
-    in_model: bool
-    genres: list[str] = field(default_factory=list)
 
 
 # -- validation ---------------------------------------------------------------------------------
@@ -247,7 +233,7 @@ def steer(bundle: ModelBundle, request: SteerRequest, search: str = "auto") -> S
     market, lo, hi, target = _validate(si, request)
     seeds = _seeds(bundle, si, request)
     negatives = [_track_row(bundle, "negative_tracks", t) for t in request.negative_tracks]
-    space = steer_search.space(bundle, si, request.mode)
+    space = steer_spaces.space(bundle, si, request.mode)
     if space is None:
         raise SteerError("mode", "this model has no hybrid vectors (built before the hybrid mode); use mode nearest")
     vectors = [v for s in seeds if (v := space.seed_vector(si, s.type, s.id, s.rows)) is not None]
@@ -259,7 +245,7 @@ def steer(bundle: ModelBundle, request: SteerRequest, search: str = "auto") -> S
     if negative_vectors:
         query = space.push_away(query, np.mean(negative_vectors, axis=0), NEGATIVE_PUSH)
     excluded = _excluded(bundle, si, request, seeds, negatives)
-    filters = steer_search.Filters(si, market, lo, hi, excluded)
+    filters = Filters(si, market, lo, hi, excluded)
     found = steer_search.search(bundle, si, space, query, space.steered(si, query, target), filters, request, target, search)
     seed_genres = _seed_genres(si, seeds)
     reasons = _reasons(si, space, query, found.rows, seed_genres, market, target)
@@ -287,7 +273,7 @@ def _seed_genres(si: SteerIndex, seeds: list[_Seed]) -> set[int]:
     return codes
 
 
-def _reasons(si: SteerIndex, space: "steer_search.Space", query: np.ndarray, rows: np.ndarray, seed_genres: set[int],
+def _reasons(si: SteerIndex, space: steer_spaces.Space, query: np.ndarray, rows: np.ndarray, seed_genres: set[int],
              market: str | None, target: dict[str, float]) -> list[str]:
     """Plain words per result: what it shares with the seeds, and where it meets the request
     (computed for all results at once: a loop of numpy calls per result showed in the latency)."""
@@ -319,54 +305,3 @@ def _reasons(si: SteerIndex, space: "steer_search.Space", query: np.ndarray, row
             parts.append(where)
         out.append("; ".join(parts))
     return out
-
-
-# -- catalog answers ----------------------------------------------------------------------------
-
-def available_genres(bundle: ModelBundle) -> list[str]:
-    """Every genre a seed_genres value may name, sorted."""
-    return sorted(genre_index(bundle))
-
-
-def markets(bundle: ModelBundle) -> list[str]:
-    """The chart regions the catalog knows, the most tracks first."""
-    return [m for m, _ in steer_index(bundle).market_sizes()]
-
-
-def _text(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = str(value)
-    return text if text else None
-
-
-def _list(value: object) -> list[str]:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return []
-    return [str(v) for v in list(value) if v is not None and str(v)]
-
-
-def track_record(bundle: ModelBundle, row: int) -> TrackRecord:
-    """Everything /v1/tracks and /v1/audio-features say about one row."""
-    si = steer_index(bundle)
-    t = bundle.tracks
-    get = (lambda c: t[c].iat[row] if c in t.columns else None)  # noqa: E731
-    name = str(get("artist") or "")
-    ids = _list(get("artist_ids"))
-    names = [p.strip() for p in name.split(",")] if "," in name else [name]
-    if ids and len(ids) == len(names):
-        artists = list(zip(ids, names))
-    else:
-        artists = [(ids[0] if len(ids) == 1 else None, name)]
-    features = {f: (float(si.values[f][row]) if f in si.values and math.isfinite(si.values[f][row]) else None)
-                for f in TUNABLE}
-    duration, popularity = features.get("duration_ms"), features.get("popularity")
-    preview = _text(get("preview_url"))
-    return TrackRecord(
-        track_id=str(get("track_id")), title=str(get("title") or ""), artists=artists, album=_text(get("album")),
-        cover_url=_text(get("cover_url")), preview_url=preview,
-        duration_ms=int(round(duration)) if duration is not None else None,
-        popularity=int(round(popularity)) if popularity is not None else None,
-        features=features, regions=_list(get("regions")), in_model=bool(bundle.in_model[row]),
-        genres=_list(get("genres")))
-

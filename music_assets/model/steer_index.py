@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,6 +44,15 @@ def chart_popularity(appearances: np.ndarray) -> np.ndarray:
     if top <= 0:
         return np.zeros(len(a))
     return np.round(100.0 * np.log1p(a) / np.log1p(top))
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing: a view of the bundle's own array where it
+    is one already (no second copy of every feature per loaded bundle)."""
+    try:
+        return np.asarray(column.to_numpy(dtype=np.float64, copy=False), dtype=np.float64)
+    except (TypeError, ValueError):  # a nullable dtype with pd.NA
+        return np.asarray(column.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
 def _list_parts(values: object) -> tuple[np.ndarray, pa.Array]:
@@ -85,7 +95,7 @@ class SteerIndex:
         self.spread: dict[str, float] = {}
         for name in TUNABLE:
             if name in tracks.columns:
-                col = np.asarray(tracks[name].to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+                col = _floats(tracks[name])
             elif name == "popularity" and "chart_appearances" in tracks.columns:
                 col = chart_popularity(tracks["chart_appearances"].to_numpy(dtype=np.float64, na_value=np.nan))
             else:
@@ -108,10 +118,18 @@ class SteerIndex:
         self._market_groups: dict[str, tuple[Group, np.ndarray, int]] = {}
         self._artists: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None
         self._centroids: dict[tuple[str, str, str], np.ndarray | None] = {}
+        self._sorted: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         rng = np.random.default_rng(0)
         rec_rows = np.flatnonzero(self.recommendable)
         self.sample = np.sort(rng.choice(rec_rows, min(SAMPLE_ROWS, len(rec_rows)), replace=False)) if len(rec_rows) else rec_rows
+
+    def count_between(self, name: str, lo: float, hi: float) -> int:
+        """Recommendable tracks with lo <= value <= hi, from the values sorted once per feature."""
+        found = self._sorted.get(name)
+        if found is None:
+            found = self._sorted[name] = np.sort(self.values[name][self.recommendable])  # NaN sorts last
+        return int(np.searchsorted(found, hi, side="right") - np.searchsorted(found, lo, side="left"))
 
     # -- markets ----------------------------------------------------------------------------------
     def market_name(self, code: str) -> str | None:
@@ -151,17 +169,21 @@ class SteerIndex:
                 if self._artists is None:
                     tracks = bundle.tracks
                     by_id = _grouped(*_list_parts(tracks["artist_ids"])) if "artist_ids" in tracks.columns else {}
-                    names = tracks["artist"].astype(str).to_numpy(dtype=object)
+                    # each distinct credit normalized once (a catalog repeats an artist per track)
+                    codes, credits = pd.factorize(tracks["artist"].astype(str), use_na_sentinel=False)
+                    order = np.argsort(codes, kind="stable")
+                    rows_of = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1) if len(order) else []
                     keys: dict[str, list[int]] = {}
-                    for row, credit in enumerate(names):
+                    for code, credit in enumerate(credits):
                         whole = normalize_text(credit)
-                        keys.setdefault(whole, []).append(row)
+                        keys.setdefault(whole, []).append(code)
                         if "," in credit:
                             for part in credit.split(","):
                                 key = normalize_text(part)
                                 if key and key != whole:
-                                    keys.setdefault(key, []).append(row)
-                    by_name = {k: np.array(sorted(set(v)), dtype=np.int64) for k, v in keys.items() if k}
+                                    keys.setdefault(key, []).append(code)
+                    by_name = {k: rows_of[v[0]] if len(v) == 1 else np.unique(np.concatenate([rows_of[c] for c in v]))
+                               for k, v in keys.items() if k}
                     self._artists = (by_id, by_name)
         return self._artists
 
@@ -174,4 +196,12 @@ class SteerIndex:
 
 
 def steer_index(bundle: ModelBundle) -> SteerIndex:
+    """The bundle's SteerIndex, built on first use and kept with the bundle."""
     return bundle.derived("steer_index", SteerIndex)
+
+
+def warm(bundle: ModelBundle) -> None:
+    """Build the steer index and the artist lookup now (serving calls this before it swaps a new
+    model in, so the first steered request does not pay for them). Markets' scan matrices stay
+    lazy: each costs memory, and most requests name one market or none."""
+    steer_index(bundle).artists(bundle)
