@@ -117,12 +117,14 @@ def create_app(settings: ServingSettings | storage.Location | None = None, *,
     from serving.pages import bp as pages_bp
     from serving.spotify_api import ApiKeys
     from serving.spotify_api import bp as spotify_bp
+    from serving.steer_page import bp as steer_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(spotify_bp)
     app.extensions["api_keys"] = ApiKeys(settings.api_keys)
     app.register_blueprint(media_bp)
+    app.register_blueprint(steer_bp)
     limiter = limits.install(app, settings.limits)
     limits.exempt(limiter, app, ["api.healthz"])  # load balancers probe it from one address
     if lookup is not None and limiter is not None and (settings.limits.live_lookup or settings.limits.live_lookup_total):

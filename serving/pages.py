@@ -5,14 +5,14 @@ Jinja autoescaping is on for every template: a title or query with HTML in it is
 
 from __future__ import annotations
 
-import math
-
 from flask import Blueprint, current_app, render_template, request
 
 from music_assets.model.recommend import MAX_K, MODES
+from music_assets.model.search import MAX_QUERY_CHARS
+from serving import model_view
 from serving.model_store import ModelStore
 from serving.params import DEFAULT_K, BadRequest, parse_recommend
-from serving.present import MODE_HELP, mode_help, mode_name, query_view, recommendation_view, track_view
+from serving.present import MODE_HELP, example_fields, mode_help, mode_name, query_view, recommendation_view, track_view, with_listening
 from serving.media import PLOTS
 from serving.service import NotFound, run
 
@@ -32,8 +32,12 @@ def _form(model, **values):
         # "best measured" only once the quality step has measured the modes (it writes quality.json)
         "default_label": "best measured" if model and model.bundle.quality else "default",
         "max_k": MAX_K,
+        # the form's maxlength is the server's own limit (search.py), so the two cannot disagree
+        "max_query_chars": MAX_QUERY_CHARS,
+        **example_fields(model),
         "form": {
-            "song": (values.get("song") if "song" in values else args.get("song", ""))[:300],
+            # kept whole up to 5x the limit: a too-long query comes back to be shortened, not cut
+            "song": (values.get("song") if "song" in values else args.get("song", ""))[:5 * MAX_QUERY_CHARS],
             "artist": (args.get("artist") or "")[:300],
             "mode": args.get("mode") if args.get("mode") in MODES else (model.bundle.default_mode if model else ""),
             "k": args.get("k") if (args.get("k") or "").isdigit() and 1 <= int(args["k"]) <= MAX_K else DEFAULT_K,
@@ -57,7 +61,7 @@ def results():
     except BadRequest as exc:
         return render_template("search.html", error=exc.message, **_form(model)), exc.status
     except NotFound as exc:
-        suggestions = [track_view(model.bundle, i) for i in exc.suggestions]
+        suggestions = [track_view(model.bundle, i) for i in exc.suggestions]  # links only: no player
         return render_template("not_found.html", message=exc.message, suggestions=suggestions,
                                params=request.args, **_form(model)), 404
     bundle = model.bundle
@@ -66,8 +70,8 @@ def results():
                                params=outcome.params, artist_ignored=outcome.artist_ignored, **_form(model))
     return render_template(
         "results.html",
-        query=query_view(bundle, outcome),
-        results=[recommendation_view(bundle, r) for r in outcome.results],
+        query=with_listening(bundle, query_view(bundle, outcome)),
+        results=[with_listening(bundle, recommendation_view(bundle, r)) for r in outcome.results],
         params=outcome.params,
         mode_description=mode_help(outcome.params.mode),
         mode_name=mode_name(outcome.params.mode),
@@ -76,52 +80,14 @@ def results():
     )
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else "n/a"
-    return "n/a" if value is None else str(value)[:200]
-
-
-def _quality(model) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, list[str]]]]:
-    """From the bundle's quality.json (written by the quality step before publishing), if any:
-    its top-level facts, and a per-mode metrics table (metric names, then one row per mode)."""
-    data = model.bundle.quality  # read with the bundle: pages never touch the (maybe remote) store
-    if not data:
-        return [], [], []
-    facts = [(str(k), _fmt(v)) for k, v in data.items()
-             if isinstance(v, (int, float, str)) and not isinstance(v, bool)][:20]
-    modes = data.get("modes")
-    metrics: list[str] = []
-    rows: list[tuple[str, list[str]]] = []
-    if isinstance(modes, dict):
-        for per_mode in modes.values():
-            if isinstance(per_mode, dict):
-                metrics.extend(m for m in per_mode if m not in metrics)
-        metrics = metrics[:12]
-        rows = [(str(mode), [_fmt(per_mode.get(m)) for m in metrics])
-                for mode, per_mode in list(modes.items())[:20] if isinstance(per_mode, dict)]
-    return facts, metrics, rows
-
-
 @bp.get("/model")
 def model_page():
     model = store().current()
     bundle = model.bundle
-    facts, metrics, rows = _quality(model)
+    columns, rows = model_view.quality_table(bundle.quality, bundle.default_mode)
     plots = [(name, caption) for name, caption in PLOTS.items() if name in model.plots]
     return render_template(
-        "model.html", plots=plots, quality=facts, quality_metrics=metrics, quality_rows=rows,
-        summary={
-            "version": bundle.version,
-            "tracks": len(bundle.tracks),
-            "k": bundle.meta.get("k"),
-            "default_mode": bundle.default_mode,
-            "features": ", ".join(bundle.features),
-            "features_dropped": "; ".join(f"{name} ({why})" for name, why in bundle.catalog.get("features_dropped", {}).items()),
-            "in_model": int(bundle.in_model.sum()),
-            "featureless": int(bundle.catalog.get("tracks_without_features", 0)),
-            "featureless_share": float(bundle.catalog.get("featureless_share", 0.0)),
-            "created_at": bundle.meta.get("created_at", ""),
-        },
+        "model.html", plots=plots, summary=model_view.summary(bundle),
+        quality=model_view.quality_facts(bundle.quality), quality_columns=columns, quality_rows=rows,
         **_form(model),
     )

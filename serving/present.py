@@ -6,14 +6,18 @@ passed on: anything else (javascript:, http:, data:) becomes "no preview" / "no 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import numpy as np
 from flask import current_app, request, url_for
 
 from music_assets.model.bundle import ModelBundle
+from music_assets.schema import SYNTHESIZED_PREVIEW_SCHEME
 from music_assets.model.previews import is_synthesized
 from music_assets.model.recommend import Recommendation
 from music_assets.model.recommend_index import recommend_index
+from music_assets.text import normalize_text
 
 MODE_HELP = {
     "normal": "same KMeans cluster, then nearest in sound",
@@ -105,4 +109,49 @@ def recommendation_view(bundle: ModelBundle, rec: Recommendation) -> dict[str, A
     view = _view(rec.track_id, rec.title, rec.artist, list(rec.genres), rec.preview_url, rec.cover_url)
     view["distance"] = round(rec.distance, 4)
     view["reason"] = rec.reason
+    return view
+
+
+def _example(bundle: ModelBundle) -> tuple[str, str] | None:
+    """(title, artist) of the most charted song in the model whose title no other song has and
+    is short enough for a placeholder: a newcomer's first search, copied from the box, finds it."""
+    tracks = bundle.tracks
+    popularity = tracks["chart_appearances"].to_numpy() if "chart_appearances" in tracks else np.zeros(len(tracks))
+    rows = np.flatnonzero(bundle.in_model)
+    for row in rows[np.argsort(-popularity[rows], kind="stable")][:200].tolist():
+        title, artist = tracks["title"].iat[row], tracks["artist"].iat[row]
+        if (isinstance(title, str) and isinstance(artist, str) and 0 < len(title) <= 40 and len(artist) <= 40
+                and len(bundle.title_index.get(normalize_text(title), ())) == 1):
+            return title, artist
+    return None
+
+
+def example_fields(model) -> dict[str, str]:
+    """The search box's placeholder and example, from the loaded catalog (once per model)."""
+    found = model.bundle.derived("listener_example", _example) if model is not None else None
+    if found is None:
+        return {"example_placeholder": "Type a song title", "example_query": ""}
+    title, artist = found
+    return {"example_placeholder": f"e.g. {title}, or {title} by {artist}", "example_query": title}
+
+
+_SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
+SPOTIFY_TRACK = "https://open.spotify.com/track/"
+SPOTIFY_EMBED = "https://open.spotify.com/embed/track/"  # the one origin the CSP lets frames come from
+
+
+def _has_real_tracks(bundle: ModelBundle) -> bool:
+    """False for the demo catalog (its previews are synthesized, its ids made up): no Spotify links."""
+    urls = bundle.tracks["preview_url"]
+    return not bool(urls.astype("string").str.startswith(SYNTHESIZED_PREVIEW_SCHEME, na=False).any())
+
+
+def with_listening(bundle: ModelBundle, view: dict[str, Any]) -> dict[str, Any]:
+    """A page's track view plus "Open in Spotify" and, when there is no preview to play (the normal
+    case for real data since Spotify stopped previews in 2024), Spotify's embed player. Only for
+    real catalogs (and songs looked up on Spotify) and ids shaped like Spotify's."""
+    real = view.get("live") or bundle.derived("listener_real_tracks", _has_real_tracks)
+    if real and isinstance(view.get("id"), str) and _SPOTIFY_ID.match(view["id"]):
+        view["spotify_url"] = SPOTIFY_TRACK + view["id"]
+        view["spotify_embed"] = None if view.get("preview_url") else SPOTIFY_EMBED + view["id"]
     return view

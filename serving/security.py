@@ -1,7 +1,8 @@
 """Security headers and Cache-Control on every response.
 
 No inline script or style is allowed (all JS lives in static/), media may come from this server
-(synthesized demo previews) or https (real Spotify previews), and no site may frame the page.
+(synthesized demo previews) or https (real Spotify previews), frames only from Spotify's embed
+player (for real tracks without a preview), and no site may frame the page.
 
 Caching: a response that sets its own Cache-Control keeps it (static files: revalidated by ETag;
 demo previews and plots: public, they depend only on the track or the model). Every other
@@ -20,6 +21,7 @@ CSP = "; ".join([
     "img-src 'self' https: data:",
     "media-src 'self' https:",
     "connect-src 'self'",
+    "frame-src https://open.spotify.com",  # Spotify's embed player (open.spotify.com/embed/track/<id>), nothing else
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",

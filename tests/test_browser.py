@@ -152,5 +152,5 @@ def test_model_page_shows_the_quality_pictures(page, demo_data_dir: Path, demo_b
         assert images.count() == 2
         for i in range(2):  # decoded, not broken-image icons
             assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 100")
-        assert "nearest (default)" in page.locator("#quality-modes").inner_text()
+        assert "Sounds like (default)" in page.locator("#quality-modes").inner_text()
         shot(page, "7-model-with-pictures")

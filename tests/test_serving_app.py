@@ -243,7 +243,7 @@ def test_model_page_without_plots_says_so(demo_data_dir, demo_bundle, tmp_path) 
     version = publish_variant(models, demo_bundle)  # a bundle with no plots/ folder and no quality.json
     client = create_app(tmp_path, live_lookup=None).test_client()
     html = client.get("/model").get_data(as_text=True)
-    assert version in html and "Default mode" in html
+    assert version in html and "Default way of recommending" in html
     assert "The pictures (elbow curve, PCA map) are not in this model." in html
     assert "This model has no quality report." in html
     assert client.get("/model/plots/elbow.png").status_code == 404

@@ -129,10 +129,11 @@ def test_model_page_shows_plots_quality_and_html_titles_escaped(models: Path, de
     html = client.get("/model").get_data(as_text=True)
     assert version in html and "not in this model" not in html
     assert 'src="/model/plots/elbow.png"' in html and 'src="/model/plots/pca_map.png"' in html
-    assert "<th scope=\"row\">winner</th><td>nearest</td>" in html and "nested" not in html
-    assert 'id="quality-modes"' in html and "genre hit rate" in html and "0.4123" in html
-    assert "nearest (default)" in html and "n/a" in html
-    assert "<dt>Default mode</dt><dd>nearest</dd>" in html
+    # plain words (serving/model_view.py): no raw keys, rounded figures
+    assert "<dt>Mode chosen by the test</dt><dd><span class=\"value\">Sounds like</span>" in html and "nested" not in html
+    assert 'id="quality-modes"' in html and "Same genre" in html and "41%" in html and "0.4123" not in html
+    assert "Sounds like (default)" in html and "n/a" in html and "winner" not in html.replace('class="winner"', "")
+    assert '<dt>Default way of recommending</dt>\n  <dd id="default-mode"><span class="value">Sounds like</span>' in html
     r = client.get("/model/plots/pca_map.png")
     assert r.status_code == 200 and r.mimetype == "image/png" and r.data == png
     for bad in ("/model/plots/..%2Fmodel.json", "/model/plots/quality.json", "/model/plots/%2e%2e"):

@@ -41,7 +41,7 @@ from music_assets import storage
 from music_assets.model import registry
 from music_assets.model import tracks_cache
 from music_assets.schema import FEATURE_COLUMNS
-from music_assets.text import normalize_text
+from music_assets.text import TITLE_KEY_RULE, normalize_text
 from music_assets.model.embedding import Embedding
 from music_assets.model import lookups
 from music_assets.model.lookups import KeyIndex
@@ -121,6 +121,7 @@ def build_bundle(
             "centroids": np.asarray(centroids).tolist(),
             "settings": settings,
             "files": {TRACKS_FILE: tracks_hash},
+            "title_key_rule": TITLE_KEY_RULE,  # how title_key was computed (music_assets/text.py)
         }
         if catalog is not None:  # features used and dropped, tracks in the model, featureless share
             meta["catalog"] = catalog
@@ -367,6 +368,7 @@ def load_bundle(models_dir: storage.Location, version: str | None = None, verify
     missing = [c for c in (*meta["embedding"]["features"], "cluster") if c not in tracks.columns]
     if missing:
         raise BundleError(f"model {version}: {TRACKS_FILE} lacks the column(s) model.json names: {', '.join(missing)}")
+    tracks = lookups.current_title_keys(tracks, TITLE_KEY, meta.get("title_key_rule"))
     embedding = Embedding.from_dict(meta["embedding"])
     scaled = embedding.scale_features(tracks.loc[:, embedding.features].to_numpy(dtype=np.float64)).astype(np.float32)
     bundle = ModelBundle(

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from music_assets.model.sorted_keys import SortedKeys, string_column
-from music_assets.text import normalize_text
+from music_assets.text import APOSTROPHES, TITLE_KEY_RULE, normalize_text
 
 
 def _list_array(series: pd.Series) -> pa.Array:
@@ -73,6 +73,22 @@ class FirstIndex(Mapping[str, int]):
 
     def __len__(self) -> int:
         return len(self._index)
+
+
+def current_title_keys(tracks: pd.DataFrame, title_key: str, rule: object) -> pd.DataFrame:
+    """The tracks with title keys under today's TITLE_KEY_RULE. A bundle written under an older
+    rule (`rule`, from its model.json) keeps "won t" for "Won't", which no query finds any more:
+    only the titles holding an apostrophe can differ, so only those are normalized again (an
+    Arrow scan finds them; no per-row Python for the rest), and no rebuild is needed."""
+    if rule == TITLE_KEY_RULE or title_key not in tracks:
+        return tracks
+    found = pc.match_substring_regex(string_column(tracks["title"]), f"[{''.join(APOSTROPHES)}]")
+    rows = np.flatnonzero(pc.fill_null(found, False).to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return tracks
+    keys = tracks[title_key].to_numpy(dtype=object, copy=True)
+    keys[rows] = [normalize_text(t) for t in tracks["title"].iloc[rows]]
+    return tracks.assign(**{title_key: pd.array(keys, dtype=tracks[title_key].dtype)})
 
 
 def title_index(tracks: pd.DataFrame, title_key: str) -> KeyIndex:

@@ -43,7 +43,8 @@ def check_query(text: str | None, what: str = "song title") -> str:
     if not text:
         raise QueryError(f"Type a {what} to search for.")
     if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"That {what} is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS}.")
+        raise QueryError(f"That {what} is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS} "
+                         "characters. Shorten it and search again.")
     if not normalize_text(text):
         raise QueryError(f"That {what} has no letters or digits to search for.")
     return text
