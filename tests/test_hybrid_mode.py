@@ -49,12 +49,17 @@ def test_hybrid_results_are_ranked_by_the_blended_score_and_explained_in_listene
     t = demo_bundle.tracks
     seen = set()
     in_model = demo_bundle.in_model  # a song without audio features gets no recommendations (test_featureless.py)
+    top_raw = 0.0
     for q in [q for q in np.argsort(-t["chart_appearances"].to_numpy()).tolist() if in_model[q]][:40]:
         results = recommend(demo_bundle, q, "hybrid", 10)
         assert in_model[[r.index for r in results]].all()
         assert len(results) == 10
         scores = model.vectors[[r.index for r in results]] @ query_vector(model.vectors, q, model.weights)
-        assert [r.distance for r in results] == pytest.approx((1 - scores).tolist(), abs=1e-5)
+        top_raw = max(top_raw, float(scores.max()))
+        # shown as a similarity in [0, 1]: the score over its largest possible value 1 + w_prior
+        want = np.clip(scores / (1 + model.weights.recency), 0, 1)
+        assert [r.similarity for r in results] == pytest.approx(want.tolist(), abs=1e-5)
+        assert all(0 <= r.similarity <= 1 and r.distance == pytest.approx(1 - r.similarity) for r in results)
         assert all(a <= b + 1e-7 for a, b in zip([r.distance for r in results], [r.distance for r in results][1:]))
         for r in results:
             assert REASON.match(r.reason), r.reason
@@ -65,6 +70,7 @@ def test_hybrid_results_are_ranked_by_the_blended_score_and_explained_in_listene
             if " in " in r.reason and r.reason.startswith("streamed"):
                 assert model.top_region[r.index] in r.reason
     assert "streamed" in seen  # the chart signal places results on the demo, not only sound
+    assert top_raw > 1  # the prior pushes raw scores over 1 here (1 - score was a negative distance)
 
 
 def test_a_damaged_hybrid_file_is_refused_with_a_reason(demo_data_dir: Path, tmp_path: Path) -> None:
@@ -109,9 +115,17 @@ def test_the_page_and_api_name_the_mode_in_plain_words(client, demo_bundle) -> N
     assert 'id="mode-name">Listened together</span>' in html and 'id="mode-used">hybrid</span> mode' in html
     assert html.count('class="reason"') == 10
     audio = client.get("/recommend", query_string={"id": t["track_id"].iat[row], "song": title, "mode": "nearest"}).get_data(as_text=True)
-    assert 'id="mode-name">Sounds like</span>' in audio
+    assert 'id="mode-name">Sounds like</span>' in audio and "% match" not in audio
     api = client.get("/api/recommend", query_string={"id": t["track_id"].iat[row], "song": title, "mode": "hybrid"}).get_json()
     assert api["mode_name"] == "Listened together" and all(REASON.match(r["reason"]) for r in api["results"])
+    # a similarity in [0, 1] beside a distance that is never negative; the page shows it as "% match"
+    sims = [r["similarity"] for r in api["results"]]
+    assert all(0 <= s <= 1 for s in sims) and sims == sorted(sims, reverse=True)
+    assert all(r["distance"] == pytest.approx(1 - r["similarity"], abs=1e-3) for r in api["results"])
+    shown = [int(p) for p in re.findall(r'<span class="similarity">(\d+)% match</span>', html)]
+    assert shown == [round(s * 100) for s in sims]
+    assert "similarity" not in client.get("/api/recommend", query_string={"id": t["track_id"].iat[row], "song": title,
+                                                                          "mode": "nearest"}).get_json()["results"][0]
     form = client.get("/").get_data(as_text=True)
     assert re.search(r'<option value="hybrid"[^>]*>Listened together \(hybrid\)', form)
 
@@ -137,9 +151,22 @@ def test_the_hybrid_ann_index_returns_the_exact_scores_of_nearly_the_exact_top_1
         got = recommend(indexed, q, "hybrid", 10)
         want = recommend(exact, q, "hybrid", 10)
         scores = model.vectors[[r.index for r in got]] @ query_vector(model.vectors, q, model.weights)
-        assert [r.distance for r in got] == pytest.approx((1 - scores).tolist(), abs=1e-5)
+        assert [r.similarity for r in got] == pytest.approx(np.clip(scores / (1 + model.weights.recency), 0, 1).tolist(), abs=1e-5)
         overlap.append(len({r.index for r in got} & {r.index for r in want}) / 10)
     assert np.mean(overlap) >= 0.9
     (folder / hybrid_ann.INDEX_FILE).write_bytes(b"not an index")
     with pytest.raises(RecommendationError, match="hybrid_index.voy does not match its checksum"):
         recommend(load_bundle(models), 0, "hybrid", 3)
+
+
+def test_the_cli_prints_hybrid_results_with_a_similarity_never_a_negative_distance(demo_data_dir: Path, demo_bundle) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "music_assets.recommend_cli", "--mode", "hybrid", "-k", "10",
+                          "--data-dir", str(demo_data_dir)], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    sims = [float(x) for x in re.findall(r"  similarity=(-?[\d.]+)  ", out.stdout)]
+    assert len(sims) == 10 and all(0 <= s <= 1 for s in sims) and sims == sorted(sims, reverse=True)
+    assert " d=" not in out.stdout

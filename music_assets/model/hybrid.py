@@ -115,6 +115,15 @@ def contributions(vectors: np.ndarray, query: np.ndarray, rows: np.ndarray, layo
     return {name: vectors[rows, a:z] @ query[a:z] for name, (a, z) in layout.spans.items()}
 
 
+def similarity(scores: np.ndarray, weights: HybridWeights) -> np.ndarray:
+    """Scores as a similarity in [0, 1] for people (the CLI, the API, the page): the score over its
+    largest possible value 1 + w_prior (the cosine part is at most 1, the prior part at most
+    w_prior, the prior being in [0, 1]), a negative score (a song unlike the query) shown as 0.
+    Monotone in the score, so a list keeps its order; the ranking itself uses the raw score, which
+    the prior can push over 1 (1 - score was a negative "distance")."""
+    return np.clip(np.asarray(scores, dtype=np.float64) / (1.0 + weights.recency), 0.0, 1.0)
+
+
 def top_k(vectors: np.ndarray, query: np.ndarray, k: int, excluded: np.ndarray,
           rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The k rows (of `rows`, default all) with the highest score, best first, ties by row number."""
