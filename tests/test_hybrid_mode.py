@@ -12,7 +12,7 @@ import pytest
 
 from music_assets import storage
 from music_assets.model.bundle import load_bundle
-from music_assets.model.hybrid import META_FILE, VECTORS_FILE, query_vector
+from music_assets.model.hybrid import META_FILE, VECTORS_FILE, HybridWeights, query_vector
 from music_assets.model.recommend import RecommendationError, recommend
 from music_assets.model.recommend_hybrid import hybrid_model
 from music_assets.settings import LimitSettings, ServingSettings
@@ -170,3 +170,50 @@ def test_the_cli_prints_hybrid_results_with_a_similarity_never_a_negative_distan
     sims = [float(x) for x in re.findall(r"  similarity=(-?[\d.]+)  ", out.stdout)]
     assert len(sims) == 10 and all(0 <= s <= 1 for s in sims) and sims == sorted(sims, reverse=True)
     assert " d=" not in out.stdout
+
+
+def test_chart_profiles_config_flows_to_the_weight_choice_and_the_temporal_evaluation(demo_data_dir: Path, tmp_path: Path) -> None:
+    """chart_profiles configured otherwise than the defaults: hybrid_vectors' validation folds and
+    model_quality's evaluation recompute profiles with the same parameters (read from the file)."""
+    from datetime import date
+
+    from music_assets.defs.assets.model_quality import QualityConfig
+    from music_assets.training.cochart_eval import CutConfig
+    from music_assets.training.signals.chart_profile import ProfileParams, read_params
+    from music_assets.training.temporal_quality import choose_hybrid_weights, evaluate_temporal, temporal_catalog
+    from tests.conftest import materialize_demo
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data)
+    wanted = ProfileParams(dims=6, prior_half_life_weeks=2.0)
+    result = materialize_demo(data, selection=["chart_profiles", "recommender_model", "hybrid_vectors", "model_quality"],
+                              run_config={"ops": {"chart_profiles": {"config": {"dims": 6, "prior_half_life_weeks": 2.0}}}})
+    assert result.success
+    assert read_params(data / "assets" / "chart_profiles.parquet") == wanted
+    build = Path(str(result.asset_materializations_for_node("hybrid_vectors")[0].metadata["bundle_path"].value))
+    meta = storage.read_json(build / META_FILE)
+    assert ProfileParams.from_dict(meta["profile_params"]) == wanted
+    quality = storage.read_json(build / "quality.json")["temporal"]
+    assert ProfileParams.from_dict(quality["profile_params"]) == wanted
+    # and they were used: the same weights and table as computed here with them, not the defaults'
+    rows, catalog = data / "assets" / "chart_rows.parquet", temporal_catalog(load_bundle(build.parent, build.name, sealed=False))
+    cfg = CutConfig(fraction=meta["cut_fraction"], cut=date.fromisoformat(meta["cut"]), n_queries=QualityConfig().n_queries,
+                    k=QualityConfig().k, seed=QualityConfig().seed)
+    start = date.fromisoformat(quality["start"])
+    assert choose_hybrid_weights(rows, catalog, start, cfg.cut, cfg, wanted)[0].to_dict() == meta["weights"]
+    weights = HybridWeights.from_dict(meta["weights"])
+    mine = evaluate_temporal(rows, catalog, cfg, wanted, weights=weights).report()["modes"]["chart_profile"]
+    default = evaluate_temporal(rows, catalog, cfg, ProfileParams(), weights=weights).report()["modes"]["chart_profile"]
+    assert quality["modes"]["chart_profile"] == mine != default
+
+
+def test_a_chart_profiles_file_without_its_parameters_is_refused_by_name(tmp_path: Path) -> None:
+    from music_assets.training.signals.chart_profile import ProfileParams, read_params, with_params
+
+    import pyarrow as pa
+    table = pa.table({"track_id": ["a"], "chart_0": [1.0]})
+    storage.write_parquet(with_params(table, ProfileParams(dims=3, half_life_weeks=1.5)), tmp_path / "chart_profiles.parquet")
+    assert read_params(tmp_path / "chart_profiles.parquet") == ProfileParams(dims=3, half_life_weeks=1.5)
+    storage.write_parquet(table, tmp_path / "old.parquet")
+    with pytest.raises(ValueError, match="old.parquet records no chart profile parameters.*rematerialize chart_profiles"):
+        read_params(tmp_path / "old.parquet")
