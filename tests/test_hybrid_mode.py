@@ -142,7 +142,7 @@ def test_the_hybrid_ann_index_returns_the_exact_scores_of_nearly_the_exact_top_1
     model = hybrid_model(exact)
     folder = exact.path
     (folder / "model.json").unlink()  # unseal, add the index, seal again: model.json vouches for it
-    hybrid_ann.write(folder, hybrid_ann.build(model.vectors))
+    hybrid_ann.write(folder, model.vectors)
     seal_bundle(folder)
     indexed = load_bundle(models)
     assert hybrid_model(indexed).index is not None
@@ -187,7 +187,8 @@ def test_chart_profiles_config_flows_to_the_weight_choice_and_the_temporal_evalu
     shutil.copytree(demo_data_dir, data)
     wanted = ProfileParams(dims=6, prior_half_life_weeks=2.0)
     result = materialize_demo(data, selection=["chart_profiles", "recommender_model", "hybrid_vectors", "model_quality"],
-                              run_config={"ops": {"chart_profiles": {"config": {"dims": 6, "prior_half_life_weeks": 2.0}}}})
+                              run_config={"ops": {"chart_profiles": {"config": {"dims": 6, "prior_half_life_weeks": 2.0}},
+                                                  "hybrid_vectors": {"config": {"ann_min_tracks": 1_000}}}})
     assert result.success
     assert read_params(data / "assets" / "chart_profiles.parquet") == wanted
     build = Path(str(result.asset_materializations_for_node("hybrid_vectors")[0].metadata["bundle_path"].value))
@@ -205,6 +206,13 @@ def test_chart_profiles_config_flows_to_the_weight_choice_and_the_temporal_evalu
     mine = evaluate_temporal(rows, catalog, cfg, wanted, weights=weights).report()["modes"]["chart_profile"]
     default = evaluate_temporal(rows, catalog, cfg, ProfileParams(), weights=weights).report()["modes"]["chart_profile"]
     assert quality["modes"]["chart_profile"] == mine != default
+    # the asset's inner-product index (ann.py's helper, model/hybrid_ann.py) over these vectors
+    from music_assets.model import hybrid_ann
+    model = hybrid_model(load_bundle(build.parent, build.name, sealed=False))
+    a, z = model.layout.spans["chart"]
+    assert z - a == 6  # the configured profile width reached the blend
+    index = hybrid_ann.load(build, *model.vectors.shape)
+    assert index is not None and index.meta.space == "inner_product" and index.meta.dim == model.vectors.shape[1]
 
 
 def test_a_chart_profiles_file_without_its_parameters_is_refused_by_name(tmp_path: Path) -> None:

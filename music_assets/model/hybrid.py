@@ -157,7 +157,7 @@ class HybridModel:
     top_region: np.ndarray  # object; "" where unknown
     peak_year: np.ndarray  # int; 0 where unknown
     meta: dict
-    index: object | None = None  # model/hybrid_ann.HybridIndex for large catalogs
+    index: object | None = None  # model/ann.AnnIndex (inner product, model/hybrid_ann.py) for large catalogs
 
 
 def write_hybrid(bundle_dir: storage.Location, track_ids: np.ndarray, vectors: np.ndarray, layout: Layout, weights: HybridWeights,

@@ -112,7 +112,7 @@ def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, reco
     indexed = len(ids) >= config.ann_min_tracks
     if indexed:
         t0 = perf_counter()
-        hybrid_ann.write(path, hybrid_ann.build(vectors))
+        hybrid_ann.write(path, vectors)
         context.log.info(f"hybrid ANN index over {len(ids):,} vectors in {perf_counter() - t0:.1f} s")
     png = pictures.validation_grid(validation, pictures_dir(store) / "hybrid_weights.png")
     seconds = perf_counter() - started
