@@ -125,10 +125,15 @@ def similarity(scores: np.ndarray, weights: HybridWeights) -> np.ndarray:
 
 
 def top_k(vectors: np.ndarray, query: np.ndarray, k: int, excluded: np.ndarray,
-          rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The k rows (of `rows`, default all) with the highest score, best first, ties by row number."""
+          rows: np.ndarray | None = None, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The k rows (of `rows`, default all; only those `allowed`, a mask over all rows) with the
+    highest score, best first, ties by row number. A mask, not `rows`, for most of the catalog:
+    `vectors[rows]` would copy the matrix per query (benchmarks/hybrid_ann.py, "hybrid exact")."""
     candidates = np.arange(len(vectors)) if rows is None else rows
     scores = (vectors @ query) if rows is None else (vectors[rows] @ query)
+    if allowed is not None:
+        keep = np.asarray(allowed, dtype=bool)[candidates]
+        candidates, scores = candidates[keep], scores[keep]
     if len(excluded):
         keep = ~np.isin(candidates, excluded)
         candidates, scores = candidates[keep], scores[keep]

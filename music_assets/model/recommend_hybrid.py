@@ -69,7 +69,7 @@ def hybrid_top(bundle: ModelBundle, query: int, k: int) -> tuple[np.ndarray, np.
             found = None  # the shortlist was mostly excluded rows: scan exactly
     everyone = bool(ix.recommendable.all())
     rows, scores = found if found is not None else top_k(
-        model.vectors, q, k, excluded, rows=None if everyone else np.flatnonzero(ix.recommendable))
+        model.vectors, q, k, excluded, allowed=None if everyone else ix.recommendable)
     parts = contributions(model.vectors, q, rows, model.layout)
     # reasons from the per-bundle arrays (genre codes, scaled features): no pandas per result
     names, codes = ix.genre_names, ix.genre_code_list
