@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
 from time import perf_counter
 
 import numpy as np
+import pandas as pd
 
 from benchmarks.common import (
     demo_models_dir, ensure_ann, fmt_ms, interleaved, p50_p99, print_table, single_threaded_blas, sizes_arg,
@@ -26,7 +28,7 @@ from benchmarks.common import (
 from music_assets import storage
 from music_assets.model import hybrid_ann
 from music_assets.model.bundle import load_bundle
-from music_assets.model.hybrid import HybridModel, HybridWeights, blend, query_vector, top_k
+from music_assets.model.hybrid import HybridModel, HybridWeights, Layout, blend, query_vector, top_k
 from music_assets.model.recommend import recommend
 from music_assets.model.recommend_index import recommend_index
 from music_assets.text import normalize_text
@@ -53,6 +55,30 @@ def chart_rows(n_tracks: int, folder: Path) -> Path:
 
 
 def hybrid_for(bundle, rows: Path) -> tuple[HybridModel, dict[str, float]]:
+    """The hybrid model with its index, cached beside the bundle (the index takes many minutes at
+    1M): vectors as .npy (raw float32, no pickle), the index in model/hybrid_ann.py's files."""
+    cache = rows.parent / ("hybrid-" + "-".join(f"{v:g}" for v in WEIGHTS.to_dict().values()))
+    t0 = perf_counter()
+    if (cache / "vectors.npy").exists() and hybrid_ann.load(cache, len(bundle.tracks), int(np.load(cache / "vectors.npy", mmap_mode="r").shape[1])):
+        vectors = np.load(cache / "vectors.npy", allow_pickle=False)
+        extra = pd.read_parquet(cache / "extra.parquet")
+        model = HybridModel(vectors, Layout.from_dict(json.loads((cache / "layout.json").read_text())), WEIGHTS,
+                            extra["top_region"].to_numpy(dtype=object), extra["peak_year"].to_numpy(), {})
+        model.index = hybrid_ann.load(cache, *vectors.shape)
+        return model, {"vectors and index read from the cache s": perf_counter() - t0}
+    model, timings = _build_hybrid(bundle, rows)
+    cache.mkdir(exist_ok=True)
+    np.save(cache / "vectors.npy", model.vectors, allow_pickle=False)
+    pd.DataFrame({"top_region": model.top_region.astype(str), "peak_year": model.peak_year}).to_parquet(cache / "extra.parquet")
+    (cache / "layout.json").write_text(json.dumps(model.layout.to_dict()))
+    t0 = perf_counter()
+    hybrid_ann.write(cache, model.vectors)
+    model.index = hybrid_ann.load(cache, *model.vectors.shape)
+    timings["hybrid index build s"] = perf_counter() - t0
+    return model, timings
+
+
+def _build_hybrid(bundle, rows: Path) -> tuple[HybridModel, dict[str, float]]:
     timings = {}
     t0 = perf_counter()
     _, last = chart_period(rows)
@@ -70,9 +96,6 @@ def hybrid_for(bundle, rows: Path) -> tuple[HybridModel, dict[str, float]]:
     have = pos >= 0
     model = HybridModel(vectors, layout, WEIGHTS, np.where(have, profiles.top_region[np.maximum(pos, 0)], ""),
                         np.where(have, profiles.peak_year[np.maximum(pos, 0)], 0), {})
-    t0 = perf_counter()
-    model.index = hybrid_ann.build(vectors)
-    timings["hybrid index build s"] = perf_counter() - t0
     return model, timings
 
 
@@ -86,7 +109,7 @@ def bench_size(n_tracks: int, n_queries: int, rounds: int) -> list[dict[str, obj
     exact = dataclasses.replace(bundle, ann=None)
     exact.derived("hybrid_model", lambda b: exact_model)
     rng = np.random.default_rng(0)
-    queries = rng.choice(len(bundle.tracks), n_queries, replace=False).tolist()
+    queries = rng.choice(np.flatnonzero(bundle.in_model), n_queries, replace=False).tolist()  # songs the model holds
     ix = recommend_index(bundle)
     print(f"# {len(bundle.tracks):,} tracks, {model.vectors.shape[1]} hybrid dims, "
           + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()) + f"; load average {os.getloadavg()[0]:.1f}", flush=True)

@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for n, rec in enumerate(results, 1):
         preview = "preview" if rec.preview_url else "no preview"
-        print(f"{n:>3}. {rec.title} - {rec.artist}  [{', '.join(rec.genres)}]  d={rec.distance:.3f}  ({rec.reason}; {preview})")
+        closeness = f"similarity={rec.similarity:.3f}" if rec.similarity is not None else f"d={rec.distance:.3f}"
+        print(f"{n:>3}. {rec.title} - {rec.artist}  [{', '.join(rec.genres)}]  {closeness}  ({rec.reason}; {preview})")
     return 0
 
 

@@ -31,7 +31,10 @@ _TRACK = {
 }
 _RECOMMENDATION = {"allOf": [{"$ref": "#/components/schemas/Track"}, {
     "type": "object", "required": ["distance", "reason"],
-    "properties": {"distance": {"type": "number", "description": "Euclidean, standardized features"},
+    "properties": {"distance": {"type": "number", "minimum": 0,
+                                "description": "audio modes: Euclidean, standardized features; hybrid: 1 - similarity"},
+                   "similarity": {"type": "number", "minimum": 0, "maximum": 1,
+                                  "description": "hybrid only: the blended score over its largest possible value"},
                    "reason": {"type": "string", "example": "shares k-pop; close on energy and valence"}},
 }]}
 _ERROR = {

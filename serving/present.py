@@ -108,6 +108,8 @@ def recommendation_view(bundle: ModelBundle, rec: Recommendation) -> dict[str, A
     """A result as the page and the API show it (from the result itself: no catalog lookups)."""
     view = _view(rec.track_id, rec.title, rec.artist, list(rec.genres), rec.preview_url, rec.cover_url)
     view["distance"] = round(rec.distance, 4)
+    if rec.similarity is not None:  # hybrid: a score in [0, 1] (model/hybrid.py similarity)
+        view["similarity"] = round(rec.similarity, 4)
     view["reason"] = rec.reason
     return view
 

@@ -61,6 +61,41 @@ def test_index_for_other_data_or_corrupt_is_refused(tmp_path: Path) -> None:
         ann.load_index(tmp_path, n=300, dim=4, tracks_sha256="abc")
 
 
+def test_one_helper_serves_the_audio_and_the_hybrid_index_each_in_its_space(tmp_path: Path) -> None:
+    """model/hybrid_ann.py is ann.py's helper in inner-product space under its own file names."""
+    from music_assets.model import hybrid_ann
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(800, 24))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x[:, -1] = rng.uniform(0, 0.9, 800)  # as hybrid vectors: unit blocks and a prior component
+    x = x.astype(np.float32)
+    hybrid_ann.write(tmp_path, x)
+    ann.write_index(tmp_path, x, "abc")  # the audio index beside it: separate files
+    hybrid, audio = hybrid_ann.load(tmp_path, 800, 24), ann.load_index(tmp_path, 800, 24, "abc")
+    assert (hybrid.meta.space, audio.meta.space) == ("inner_product", "euclidean")
+    by_ip = by_l2 = 0
+    differ = 0
+    for q in x[:30].copy():
+        q[-1] = 0.9  # the query side of the prior (model/hybrid.py query_vector)
+        want_ip = set(np.argsort(-(x @ q))[:10].tolist())
+        want_l2 = set(np.argsort(((x - q) ** 2).sum(axis=1))[:10].tolist())
+        differ += len(want_ip - want_l2)
+        by_ip += len(set(hybrid.query(q, 64)[0].tolist()) & want_ip)  # the hybrid mode's shortlist, re-ranked
+        by_l2 += len(set(audio.query(q, 10)[0][:10].tolist()) & want_l2)
+    assert differ > 30  # the spaces rank differently here
+    assert by_ip >= 0.95 * 300 and by_l2 >= 0.95 * 300
+    with pytest.raises(ann.AnnIndexError, match="hybrid_index.json is a inner_product index, expected euclidean"):
+        ann.load_index(tmp_path, 800, 24, None, files=hybrid_ann.FILES)
+    with pytest.raises(ann.AnnIndexError, match="bundle has 801 x 24"):
+        hybrid_ann.load(tmp_path, 801, 24)
+    meta = json.loads((tmp_path / ann.META_FILE).read_text())
+    del meta["space"]  # an index written before the field: Euclidean
+    (tmp_path / ann.META_FILE).write_text(json.dumps(meta))
+    assert ann.load_index(tmp_path, 800, 24, "abc").meta.space == "euclidean"
+    assert hybrid_ann.load(tmp_path / "none", 800, 24) is None
+
+
 MODEL_TAIL = ["recommender_model", "ann_index", "model_quality", "model_pictures", "published_model"]
 
 

@@ -18,7 +18,10 @@ duplicate rows.
 Stored inside the bundle folder (local or on an object store, storage.py) as data, no pickle:
     models/<version>/ann_index.voy        the graph and vectors (Voyager's own file format)
     models/<version>/ann_duplicates.parquet  representative row -> duplicate row
-    models/<version>/ann_index.json       library, parameters, n, dim, checksums (written last)
+    models/<version>/ann_index.json       library, parameters, space, n, dim, checksums (written last)
+
+The same helper (a space, any number of dimensions, its own file names) serves the hybrid
+mode's inner-product index over its blended vectors (model/hybrid_ann.py).
 """
 
 from __future__ import annotations
@@ -33,11 +36,22 @@ import pyarrow.parquet as pq
 
 from music_assets import storage
 
-INDEX_FILE = "ann_index.voy"
-DUPLICATES_FILE = "ann_duplicates.parquet"
-META_FILE = "ann_index.json"
 LIBRARY = "voyager"
 FORMAT_VERSION = 1
+SPACES = ("euclidean", "inner_product")  # the audio modes' distance; the hybrid's score
+
+
+@dataclass(frozen=True)
+class IndexFiles:
+    """The names an index's three files take in a bundle folder."""
+
+    index: str
+    duplicates: str
+    meta: str
+
+
+AUDIO_FILES = IndexFiles("ann_index.voy", "ann_duplicates.parquet", "ann_index.json")
+INDEX_FILE, DUPLICATES_FILE, META_FILE = AUDIO_FILES.index, AUDIO_FILES.duplicates, AUDIO_FILES.meta
 
 
 class AnnIndexError(RuntimeError):
@@ -65,14 +79,15 @@ class AnnMeta:
     params: AnnParams
     index_sha256: str
     duplicates_sha256: str
-    tracks_sha256: str
+    tracks_sha256: str  # the tracks file it was built from ("" for the hybrid's: model.json vouches)
+    space: str = "euclidean"  # indexes written before the hybrid's have no field: Euclidean
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "AnnMeta":
-        fields = {k: d[k] for k in cls.__dataclass_fields__}
+        fields = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         fields["params"] = AnnParams(**fields["params"])
         return cls(**fields)
 
@@ -149,10 +164,19 @@ class AnnIndex:
         return self.duplicates.expand(labels), dist
 
 
+def _space(space: str):
+    import voyager
+
+    if space not in SPACES:
+        raise AnnIndexError(f"unknown index space {space!r}: one of {', '.join(SPACES)}")
+    return voyager.Space.Euclidean if space == "euclidean" else voyager.Space.InnerProduct
+
+
 def build_index(scaled: np.ndarray, params: AnnParams = AnnParams(), threads: int = -1,
-                rows: np.ndarray | None = None):
-    """(Voyager index over the distinct rows of `scaled`, labelled by row number; duplicates).
-    With `rows`, only those rows are indexed (the model's tracks: the others have no features)."""
+                rows: np.ndarray | None = None, space: str = "euclidean"):
+    """(Voyager index in `space` over the distinct rows of `scaled`, labelled by row number;
+    duplicates). With `rows`, only those rows are indexed (the model's tracks: the others have no
+    features)."""
     import voyager
 
     x = np.ascontiguousarray(scaled, dtype=np.float32)
@@ -169,37 +193,47 @@ def build_index(scaled: np.ndarray, params: AnnParams = AnnParams(), threads: in
         local_reps, local_dups = unique_rows(x[rows])
         reps = rows[local_reps]
         duplicates = Duplicates(rows[local_dups.label], rows[local_dups.row])
-    index = voyager.Index(voyager.Space.Euclidean, num_dimensions=x.shape[1], M=params.m,
+    index = voyager.Index(_space(space), num_dimensions=x.shape[1], M=params.m,
                           ef_construction=params.ef_construction, random_seed=params.seed,
                           max_elements=len(reps))
     index.add_items(x[reps], ids=reps, num_threads=threads)
     return index, duplicates
 
 
+def in_memory(vectors: np.ndarray, params: AnnParams = AnnParams(), threads: int = -1,
+              rows: np.ndarray | None = None, space: str = "euclidean") -> AnnIndex:
+    """An index built and queried without a bundle (benchmarks; no files, so no checksums)."""
+    index, duplicates = build_index(vectors, params, threads, rows, space)
+    meta = AnnMeta(FORMAT_VERSION, LIBRARY, _library_version(), int(vectors.shape[0]), int(vectors.shape[1]),
+                   int(index.num_elements), params, "", "", "", space)
+    return AnnIndex(index, duplicates, meta)
+
+
 def write_index(bundle_dir: storage.Location, scaled: np.ndarray, tracks_sha256: str,
-                params: AnnParams = AnnParams(), threads: int = -1, rows: np.ndarray | None = None) -> AnnMeta:
+                params: AnnParams = AnnParams(), threads: int = -1, rows: np.ndarray | None = None,
+                space: str = "euclidean", files: IndexFiles = AUDIO_FILES) -> AnnMeta:
     """Build an index for `scaled` and store it in `bundle_dir` (local or object store); each file
     appears whole (storage.atomic_path) and the JSON sidecar comes last, so a reader never pairs a
     new sidecar with an old index."""
     bundle_dir = storage.as_path(bundle_dir)
-    index, duplicates = build_index(scaled, params, threads, rows)
-    with storage.atomic_path(bundle_dir / INDEX_FILE) as tmp:
+    index, duplicates = build_index(scaled, params, threads, rows, space)
+    with storage.atomic_path(bundle_dir / files.index) as tmp:
         index.save(str(tmp))  # Voyager writes a local file; storage moves or uploads it
         index_sha256 = storage.file_sha256(tmp)
-    with storage.atomic_path(bundle_dir / DUPLICATES_FILE) as tmp:
+    with storage.atomic_path(bundle_dir / files.duplicates) as tmp:
         pq.write_table(pa.table({"label": duplicates.label, "row": duplicates.row}), tmp, compression="zstd")
         duplicates_sha256 = storage.file_sha256(tmp)
     meta = AnnMeta(
         format_version=FORMAT_VERSION, library=LIBRARY, library_version=_library_version(),
         n=int(scaled.shape[0]), dim=int(scaled.shape[1]), n_indexed=int(index.num_elements), params=params,
-        index_sha256=index_sha256, duplicates_sha256=duplicates_sha256, tracks_sha256=tracks_sha256,
+        index_sha256=index_sha256, duplicates_sha256=duplicates_sha256, tracks_sha256=tracks_sha256, space=space,
     )
-    storage.write_json(meta.to_dict(), bundle_dir / META_FILE)
+    storage.write_json(meta.to_dict(), bundle_dir / files.meta)
     return meta
 
 
-def has_index(bundle_dir: storage.Location) -> bool:
-    return storage.exists(storage.as_path(bundle_dir) / META_FILE)
+def has_index(bundle_dir: storage.Location, files: IndexFiles = AUDIO_FILES) -> bool:
+    return storage.exists(storage.as_path(bundle_dir) / files.meta)
 
 
 def _load_voyager(path: storage.StorePath, sha256: str | None):
@@ -219,35 +253,37 @@ def _load_voyager(path: storage.StorePath, sha256: str | None):
 
 
 def load_index(bundle_dir: storage.Location, n: int, dim: int, tracks_sha256: str | None,
-               verify: bool = True) -> AnnIndex:
+               verify: bool = True, space: str = "euclidean", files: IndexFiles = AUDIO_FILES) -> AnnIndex:
     """Load the bundle's index, refusing one that does not match the bundle it sits in."""
     bundle_dir = storage.as_path(bundle_dir)
     try:
-        meta = AnnMeta.from_dict(storage.read_json(bundle_dir / META_FILE))
+        meta = AnnMeta.from_dict(storage.read_json(bundle_dir / files.meta))
     except FileNotFoundError as exc:
-        raise AnnIndexError(f"no {META_FILE} in {bundle_dir}") from exc
+        raise AnnIndexError(f"no {files.meta} in {bundle_dir}") from exc
     except (KeyError, TypeError, ValueError) as exc:
-        raise AnnIndexError(f"{META_FILE} in {bundle_dir} is unreadable: {exc}") from exc
+        raise AnnIndexError(f"{files.meta} in {bundle_dir} is unreadable: {exc}") from exc
     if meta.format_version != FORMAT_VERSION or meta.library != LIBRARY:
         raise AnnIndexError(f"index format {meta.library} v{meta.format_version} is not {LIBRARY} v{FORMAT_VERSION}")
+    if meta.space != space:
+        raise AnnIndexError(f"{files.meta} is a {meta.space} index, expected {space}")
     if (meta.n, meta.dim) != (n, dim):
         raise AnnIndexError(f"index covers {meta.n} x {meta.dim}, the bundle has {n} x {dim}")
     if tracks_sha256 is not None and meta.tracks_sha256 != tracks_sha256:
         raise AnnIndexError("index was built from another tracks file than this bundle's")
-    path, dup_path = bundle_dir / INDEX_FILE, bundle_dir / DUPLICATES_FILE
+    path, dup_path = bundle_dir / files.index, bundle_dir / files.duplicates
     try:
         index = _load_voyager(path, meta.index_sha256 if verify else None)
         dups = storage.read_checked_table(dup_path, meta.duplicates_sha256 if verify else None)
     except FileNotFoundError as exc:
-        raise AnnIndexError(f"{INDEX_FILE} or {DUPLICATES_FILE} is missing from {bundle_dir}") from exc
+        raise AnnIndexError(f"{files.index} or {files.duplicates} is missing from {bundle_dir}") from exc
     except storage.ChecksumMismatch as exc:
-        raise AnnIndexError(f"{INDEX_FILE} or {DUPLICATES_FILE} does not match its checksum (corrupt or half-written)") from exc
+        raise AnnIndexError(f"{files.index} or {files.duplicates} does not match its checksum (corrupt or half-written)") from exc
     except storage.StorageError:
         raise
     except Exception as exc:  # both libraries raise several types for damaged files
         raise AnnIndexError(f"cannot read the ANN index in {bundle_dir}: {exc}") from exc
     if index.num_elements != meta.n_indexed or index.num_dimensions != dim:
-        raise AnnIndexError(f"{INDEX_FILE} holds {index.num_elements} x {index.num_dimensions}, "
+        raise AnnIndexError(f"{files.index} holds {index.num_elements} x {index.num_dimensions}, "
                             f"expected {meta.n_indexed} x {dim}")
     duplicates = Duplicates(dups.column("label").to_numpy().astype(np.int64), dups.column("row").to_numpy().astype(np.int64))
     return AnnIndex(index, duplicates, meta)

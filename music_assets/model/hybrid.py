@@ -115,11 +115,25 @@ def contributions(vectors: np.ndarray, query: np.ndarray, rows: np.ndarray, layo
     return {name: vectors[rows, a:z] @ query[a:z] for name, (a, z) in layout.spans.items()}
 
 
+def similarity(scores: np.ndarray, weights: HybridWeights) -> np.ndarray:
+    """Scores as a similarity in [0, 1] for people (the CLI, the API, the page): the score over its
+    largest possible value 1 + w_prior (the cosine part is at most 1, the prior part at most
+    w_prior, the prior being in [0, 1]), a negative score (a song unlike the query) shown as 0.
+    Monotone in the score, so a list keeps its order; the ranking itself uses the raw score, which
+    the prior can push over 1 (1 - score was a negative "distance")."""
+    return np.clip(np.asarray(scores, dtype=np.float64) / (1.0 + weights.recency), 0.0, 1.0)
+
+
 def top_k(vectors: np.ndarray, query: np.ndarray, k: int, excluded: np.ndarray,
-          rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The k rows (of `rows`, default all) with the highest score, best first, ties by row number."""
+          rows: np.ndarray | None = None, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The k rows (of `rows`, default all; only those `allowed`, a mask over all rows) with the
+    highest score, best first, ties by row number. A mask, not `rows`, for most of the catalog:
+    `vectors[rows]` would copy the matrix per query (benchmarks/hybrid_ann.py, "hybrid exact")."""
     candidates = np.arange(len(vectors)) if rows is None else rows
     scores = (vectors @ query) if rows is None else (vectors[rows] @ query)
+    if allowed is not None:
+        keep = np.asarray(allowed, dtype=bool)[candidates]
+        candidates, scores = candidates[keep], scores[keep]
     if len(excluded):
         keep = ~np.isin(candidates, excluded)
         candidates, scores = candidates[keep], scores[keep]
@@ -148,7 +162,7 @@ class HybridModel:
     top_region: np.ndarray  # object; "" where unknown
     peak_year: np.ndarray  # int; 0 where unknown
     meta: dict
-    index: object | None = None  # model/hybrid_ann.HybridIndex for large catalogs
+    index: object | None = None  # model/ann.AnnIndex (inner product, model/hybrid_ann.py) for large catalogs
 
 
 def write_hybrid(bundle_dir: storage.Location, track_ids: np.ndarray, vectors: np.ndarray, layout: Layout, weights: HybridWeights,

@@ -20,8 +20,8 @@ import numpy as np
 from music_assets.model.bundle import ModelBundle
 from music_assets.text import normalize_text
 from music_assets.model.recommend_index import Group, RecommendIndex, recommend_index
-from music_assets.model.hybrid import HybridError
-from music_assets.model.recommend_hybrid import hybrid_top
+from music_assets.model.hybrid import HybridError, similarity
+from music_assets.model.recommend_hybrid import hybrid_model, hybrid_top
 
 MODES: tuple[str, ...] = ("normal", "genre", "nearest", "hybrid")
 # The modes ranked by distance in the audio embedding (hybrid ranks blended vectors: model/hybrid.py).
@@ -56,9 +56,10 @@ class Recommendation:
     artist: str
     genres: list[str]
     preview_url: str
-    distance: float
+    distance: float  # audio modes: Euclidean in the standardized features; hybrid: 1 - similarity
     reason: str
     cover_url: str = ""
+    similarity: float | None = None  # hybrid only: in [0, 1] (model/hybrid.py similarity)
 
 
 def find_tracks(bundle: ModelBundle, title: str, artist: str | None = None) -> list[int]:
@@ -251,14 +252,16 @@ def _results(ix: RecommendIndex, query: int, top: np.ndarray, dist: np.ndarray) 
 
 
 def _hybrid(bundle: ModelBundle, query: int, k: int) -> list[Recommendation]:
-    """hybrid mode's results; `distance` is 1 - score (lower is closer, as in the other modes)."""
+    """hybrid mode's results with a similarity in [0, 1] (model/hybrid.py similarity) and
+    `distance` = 1 - similarity (lower is closer, as in the other modes; never negative)."""
     try:
         top, scores, reasons = hybrid_top(bundle, query, k)
     except HybridError as exc:
         raise RecommendationError(str(exc)) from exc
     ix = recommend_index(bundle)
     names, codes, spans = ix.genre_names, ix.genre_code_list, ix.genre_spans[top].tolist()
-    return [Recommendation(int(i), track_id, title, artist, [names[c] for c in codes[s:e]], preview, 1.0 - float(score),
-                           reason, cover)
-            for i, score, reason, (track_id, title, artist, preview, cover), (s, e)
-            in zip(top.tolist(), scores.tolist(), reasons, ix.records.get(top), spans)]
+    sims = similarity(scores, hybrid_model(bundle).weights).tolist()
+    return [Recommendation(int(i), track_id, title, artist, [names[c] for c in codes[s:e]], preview, 1.0 - sim,
+                           reason, cover, sim)
+            for i, sim, reason, (track_id, title, artist, preview, cover), (s, e)
+            in zip(top.tolist(), sims, reasons, ix.records.get(top), spans)]

@@ -41,7 +41,10 @@ def hybrid_model(bundle: ModelBundle) -> HybridModel | None:
             for name in (hybrid_ann.INDEX_FILE, hybrid_ann.DUPLICATES_FILE, hybrid_ann.META_FILE):
                 if files is not None and files.get(name) != storage.file_sha256(b.path / name):
                     raise HybridError(f"{name} does not match its checksum (corrupt or half-written)")
-            model.index = hybrid_ann.load(b.path, *model.vectors.shape)
+            try:  # checked against model.json above when sealed; else against its own sidecar
+                model.index = hybrid_ann.load(b.path, *model.vectors.shape, verify=files is None)
+            except hybrid_ann.AnnIndexError as exc:
+                raise HybridError(f"the hybrid index cannot be used: {exc}") from exc
         return model
     return bundle.derived("hybrid_model", load)
 
@@ -58,7 +61,7 @@ def hybrid_top(bundle: ModelBundle, query: int, k: int) -> tuple[np.ndarray, np.
     found = None
     if model.index is not None:  # a shortlist from the graph, re-ranked exactly
         n = len(model.vectors)
-        shortlist = model.index.query(q, max(_OVERFETCH * (k + len(excluded)), _MIN_FETCH))
+        shortlist, _ = model.index.query(q, max(_OVERFETCH * (k + len(excluded)), _MIN_FETCH))
         shortlist = np.unique(shortlist[(shortlist >= 0) & (shortlist < n)])
         shortlist = shortlist[ix.recommendable[shortlist]]  # never a track outside the model
         found = top_k(model.vectors, q, k, excluded, rows=shortlist)
@@ -66,7 +69,7 @@ def hybrid_top(bundle: ModelBundle, query: int, k: int) -> tuple[np.ndarray, np.
             found = None  # the shortlist was mostly excluded rows: scan exactly
     everyone = bool(ix.recommendable.all())
     rows, scores = found if found is not None else top_k(
-        model.vectors, q, k, excluded, rows=None if everyone else np.flatnonzero(ix.recommendable))
+        model.vectors, q, k, excluded, allowed=None if everyone else ix.recommendable)
     parts = contributions(model.vectors, q, rows, model.layout)
     # reasons from the per-bundle arrays (genre codes, scaled features): no pandas per result
     names, codes = ix.genre_names, ix.genre_code_list

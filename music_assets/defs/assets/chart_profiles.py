@@ -11,6 +11,7 @@ from time import perf_counter
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from music_assets import storage
 from music_assets.defs.metadata import DATA_FOLDER_POOL, OWNERS, parquet_metadata, pictures_metadata, rounded, tags
@@ -19,7 +20,7 @@ from music_assets.defs.stage_files import pictures_dir
 from music_assets.text import normalize_text
 from music_assets.training.signals import pictures
 from music_assets.training.signals.chart_profile import ChartProfiles, NoChartRows, ProfileParams, align, chart_period, \
-    compute_profiles
+    compute_profiles, with_params
 
 
 class ChartProfileConfig(dg.Config):
@@ -31,7 +32,7 @@ class ChartProfileConfig(dg.Config):
 
 @dg.asset(pool=DATA_FOLDER_POOL,
           group_name="signals", kinds={"duckdb", "parquet"}, deps=["chart_rows", "tracks"], owners=OWNERS,
-          tags=tags("signals"), code_version="1")
+          tags=tags("signals"), code_version="2")
 def chart_profiles(context: dg.AssetExecutionContext, config: ChartProfileConfig, store: DataStore) -> dg.MaterializeResult:
     """Per clean track: its chart profile (chart_0.., unit length), recency prior, main region,
     peak year and where the profile comes from (its own chart rows, its artist's, or none)."""
@@ -62,7 +63,8 @@ def chart_profiles(context: dg.AssetExecutionContext, config: ChartProfileConfig
         "chart_source": source.astype(str),
     })
     path = store.asset_path("chart_profiles")
-    storage.write_parquet(frame, path)
+    # the parameters travel with the profiles: hybrid_vectors and model_quality recompute with them
+    storage.write_parquet(with_params(pa.Table.from_pandas(frame, preserve_index=False), params), path)
     png = pictures.chart_profile_map(vectors[have], frame["top_region"][have], pictures_dir(store) / "chart_profiles.png")
     counts = frame["chart_source"].value_counts().to_dict()
     seconds = perf_counter() - started
@@ -73,6 +75,7 @@ def chart_profiles(context: dg.AssetExecutionContext, config: ChartProfileConfig
                                                        "chart_source"]].head(5)),
         **pictures_metadata({"chart_profile_map": png}),
         "dims": vectors.shape[1], "prior_half_life_weeks": rounded(params.prior_half_life_weeks),
+        "params": dg.MetadataValue.json(params.to_dict()),
         "tracks_with_own_history": int(counts.get("track", 0)), "tracks_with_artist_profile": int(counts.get("artist", 0)),
         "tracks_without_profile": int(counts.get("none", 0)), "charted_ids": len(profiles.track_ids),
         "chart_rows": "present" if charted else "none (a catalog without charts: no track has a profile)",

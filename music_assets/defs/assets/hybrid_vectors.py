@@ -27,7 +27,7 @@ from music_assets.model.hybrid import SIGNALS, HybridWeights, blend, write_hybri
 from music_assets.training.cochart_eval import DEFAULT_FRACTION, CutConfig, cut_date
 from music_assets.training.signals import pictures
 from music_assets.training.signals.catalog_signals import audio_block
-from music_assets.training.signals.chart_profile import NoChartRows, ProfileParams, chart_period
+from music_assets.training.signals.chart_profile import NoChartRows, chart_period, read_params
 from music_assets.training.temporal_quality import choose_hybrid_weights, temporal_catalog
 
 
@@ -59,7 +59,7 @@ def cut_of(config: HybridConfig, start: date, end: date) -> date:
 
 @dg.asset(pool=DATA_FOLDER_POOL,
           group_name="model", kinds={"parquet", "json"}, deps=["chart_profiles", "genre_vectors", "chart_rows"],
-          owners=OWNERS, tags=tags("model"), code_version="1")
+          owners=OWNERS, tags=tags("model"), code_version="2")
 def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, recommender_model: BundleRef,
                    store: DataStore) -> dg.MaterializeResult:
     """One vector per track blending sound, chart co-listening and genres, weights chosen before the cut."""
@@ -70,6 +70,10 @@ def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, reco
     charts = _aligned(store, "chart_profiles", ids)
     genres = _aligned(store, "genre_vectors", ids)
     rows_path = store.asset_path("chart_rows")
+    try:  # chart_profiles' own parameters (its config, read there only): the folds recompute with them
+        params = read_params(store.asset_path("chart_profiles"))
+    except ValueError as exc:
+        raise dg.Failure(f"hybrid_vectors: {exc}") from exc
     validation = pd.DataFrame(columns=["hit", "genre_hit", "chosen"])
     try:
         start, end = chart_period(rows_path)
@@ -82,7 +86,7 @@ def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, reco
         cfg = CutConfig(fraction=config.cut_fraction, cut=cut, n_queries=config.n_queries, seed=config.seed)
         try:
             weights, validation_cut, scored = choose_hybrid_weights(rows_path, temporal_catalog(bundle), start, cut,
-                                                                    cfg, ProfileParams())
+                                                                    cfg, params)
             chosen_on = f"validation before {cut}: chart rows {start}..{validation_cut} fitted, {validation_cut}..{cut} scored"
             validation = pd.DataFrame([{**w.to_dict(), "hit": h, "genre_hit": g, "chosen": w == weights}
                                        for w, h, g in scored])
@@ -104,11 +108,11 @@ def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, reco
                   "chart_source": charts["chart_source"].to_numpy(dtype=object)},
                  {"cut": cut.isoformat() if cut else None, "cut_fraction": config.cut_fraction, "chosen_on": chosen_on,
                   "validation_cut": validation_cut.isoformat() if validation_cut else None,
-                  "n_queries": config.n_queries, "seed": config.seed})
+                  "n_queries": config.n_queries, "seed": config.seed, "profile_params": params.to_dict()})
     indexed = len(ids) >= config.ann_min_tracks
     if indexed:
         t0 = perf_counter()
-        hybrid_ann.write(path, hybrid_ann.build(vectors))
+        hybrid_ann.write(path, vectors)
         context.log.info(f"hybrid ANN index over {len(ids):,} vectors in {perf_counter() - t0:.1f} s")
     png = pictures.validation_grid(validation, pictures_dir(store) / "hybrid_weights.png")
     seconds = perf_counter() - started
@@ -118,6 +122,7 @@ def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, reco
     return dg.MaterializeResult(metadata={
         "version": bundle.version, "bundle_path": dg.MetadataValue.path(str(path)), "dagster/row_count": len(ids),
         "dims": int(vectors.shape[1]), "ann_index": indexed, "weights": dg.MetadataValue.json(weights.to_dict()), "chosen_on": chosen_on,
+        "profile_params": dg.MetadataValue.json(params.to_dict()),
         "cut": cut.isoformat() if cut else "none (no chart rows)", "validation_top": dg.MetadataValue.md(top.round(4).to_markdown(index=False)),
         **{f"tracks_with_{s}": int(present[s].sum()) for s in SIGNALS},
         **pictures_metadata({"hybrid_weights": png}), "seconds": rounded(seconds, 2),

@@ -23,6 +23,7 @@ from music_assets.training import plots
 from music_assets.model import hybrid as hybrid_files
 from music_assets.model.hybrid import HybridWeights
 from music_assets.training.cochart_eval import CutConfig
+from music_assets.training.signals.chart_profile import ProfileParams
 from music_assets.training.temporal_quality import COCHART_METRICS, evaluate_temporal, temporal_catalog, temporal_winner
 from music_assets.training.evaluate import (
     METRICS, RANDOM_MODE, append_history, bundle_recommenders, catalog_from_bundle, evaluate_modes, genre_share,
@@ -68,13 +69,16 @@ def _temporal(context: dg.AssetExecutionContext, store: DataStore, bundle, confi
     cfg = CutConfig(fraction=float(meta.get("cut_fraction", 0.8)), cut=date.fromisoformat(meta["cut"]),
                     n_queries=config.n_queries, k=config.k, seed=config.seed)
     try:
-        result = evaluate_temporal(store.asset_path("chart_rows"), temporal_catalog(bundle), cfg,
+        # profiles as the build's own were computed (hybrid.json records chart_profiles' parameters;
+        # builds from before it was recorded chose their weights with the defaults)
+        params = ProfileParams.from_dict(meta.get("profile_params", {}))
+        result = evaluate_temporal(store.asset_path("chart_rows"), temporal_catalog(bundle), cfg, params,
                                    weights=HybridWeights.from_dict(meta["weights"]))
     except ValueError as exc:
         context.log.warning(f"temporal evaluation not measured: {exc}")
         return {"skipped": str(exc), "cut": meta["cut"]}, pd.DataFrame()
     context.log.info(f"temporal evaluation at {result.cut}:\n{result.table.to_string(index=False)}")
-    return {**result.report(), "weights_chosen_on": meta.get("chosen_on", "")}, result.table
+    return {**result.report(), "weights_chosen_on": meta.get("chosen_on", ""), "profile_params": params.to_dict()}, result.table
 
 
 def quality_check(current: dict, store: DataStore, version: str) -> dg.AssetCheckResult:
@@ -104,7 +108,7 @@ def quality_check(current: dict, store: DataStore, version: str) -> dg.AssetChec
 
 @dg.asset(
     pool=DATA_FOLDER_POOL,
-    group_name="model", kinds={"json", "parquet"}, owners=OWNERS, tags=tags("model"), code_version="2",
+    group_name="model", kinds={"json", "parquet"}, owners=OWNERS, tags=tags("model"), code_version="3",
     deps=["hybrid_vectors"],
     check_specs=[dg.AssetCheckSpec(QUALITY_CHECK, asset="model_quality", blocking=True,
                                    description=f"Beats the random floor and is not worse than the published model "

@@ -19,8 +19,9 @@ Pure logic: imports neither dagster nor flask.
 
 from __future__ import annotations
 
+import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date
 from pathlib import Path
 
@@ -47,6 +48,43 @@ class ProfileParams:
     prior_half_life_weeks: float = DEFAULT_HALF_LIFE_WEEKS  # decay of the recency prior's chart presence
     period_days: int = PERIOD_DAYS
     seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ProfileParams":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown chart profile parameter(s): {', '.join(sorted(unknown))}")
+        cast = {"int": int, "float": float}  # the field types (annotations are strings here)
+        return cls(**{f.name: cast[f.type](d[f.name]) for f in fields(cls) if f.name in d})  # absent: the default
+
+
+# chart_profiles.parquet records the parameters it was computed with (Parquet key-value metadata),
+# so hybrid_vectors' validation folds and model_quality's evaluation recompute profiles the same
+# way: chart_profiles' config is read in one place.
+PARAMS_KEY = b"music_assets.chart_profile_params"
+
+
+def with_params(table: pa.Table, params: ProfileParams) -> pa.Table:
+    """`table` carrying `params` in its schema metadata (kept beside pandas' own)."""
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), PARAMS_KEY: json.dumps(params.to_dict()).encode()})
+
+
+def read_params(location: storage.Location) -> ProfileParams:
+    """The parameters a chart_profiles file was computed with; ValueError naming the file when it
+    records none (written before they were recorded: rematerialize chart_profiles)."""
+    with storage.open_parquet(location) as parquet:
+        raw = (parquet.schema_arrow.metadata or {}).get(PARAMS_KEY)
+    if raw is None:
+        raise ValueError(f"{storage.as_path(location).name} records no chart profile parameters "
+                         "(written by an older version): rematerialize chart_profiles")
+    try:
+        return ProfileParams.from_dict(json.loads(raw))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{storage.as_path(location).name}: unreadable chart profile parameters ({exc})") from exc
 
 
 class NoChartRows(ValueError):
