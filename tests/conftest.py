@@ -62,9 +62,25 @@ def demo_bundle(demo_data_dir: Path):
     return load_bundle(demo_data_dir / "models")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data with real public Spotify samples; skips the test when it is absent."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent (real-data samples live beside the project in CI)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def ph_daily_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The whole job (every asset and check) once on the real Philippine daily charts through the
+    files source: (data folder, result). Shared by tests/test_checks_real_data.py and
+    tests/test_sources_files.py, which read different things from the same run (read-only)."""
+    from music_assets.definitions import build_definitions
+
+    ph = shared_data / "ph_daily_charts"
+    data_dir = tmp_path_factory.mktemp("ph_daily")
+    source = SourceResource(kind="files", charts_path=str(ph / "spotify_daily_charts.csv.gz"),
+                            charts_region="Philippines", features_path=str(ph / "spotify_daily_charts_tracks.csv"),
+                            artists_path=str(ph / "spotify_daily_charts_artists.csv"))
+    defs = build_definitions(resources={"store": DataStore(data_dir=str(data_dir)), "engine": EngineResource(), "source": source})
+    return data_dir, defs.resolve_job_def("music_adviser_job").execute_in_process(raise_on_error=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import select
 import threading
 import time
 from collections import Counter, defaultdict, deque
@@ -48,7 +49,7 @@ class FakeSpotify:
         self.always: dict[str, str] = {}  # endpoint -> behaviour on every request
         self.queued: dict[str, deque] = defaultdict(deque)  # endpoint -> behaviours for next requests
         self.after: dict[str, tuple[int, str]] = {}  # endpoint -> (n ok requests, then behaviour forever)
-        self.timeout_s = 1.0
+        self.timeout_s = 30.0  # the longest a "timeout" answer is held back (the client gives up first)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -121,11 +122,10 @@ class FakeSpotify:
                     time.sleep(float(behaviour.split(":", 1)[1]))
                     return False
                 if behaviour == "timeout":
-                    time.sleep(fake.timeout_s)
-                    try:
-                        self._send(200, {})
-                    except OSError:
-                        pass
+                    # no answer until the client gives up and closes the connection: the stall costs
+                    # exactly the client's own time-out, however loaded the machine is
+                    self.close_connection = True
+                    select.select([self.connection], [], [], fake.timeout_s)  # readable: closed by the client
                 elif behaviour.startswith("429"):
                     retry_after = behaviour.split(":", 1)[1] if ":" in behaviour else "1"
                     if retry_after == "quota":

@@ -215,10 +215,9 @@ def test_bundle_indexes_match_plain_dicts(demo_bundle) -> None:
 
 # Exact search (shortlist by |x|^2 - 2x.q, then re-rank) returns what a full scan returns.
 
-def _full_scan(bundle, query: int, mode: str, k: int) -> list[tuple[int, float]]:
-    """The seed's algorithm: distances to every allowed row, ties broken by row number."""
-    from music_assets.text import normalize_text
-
+def _full_scan(bundle, keys: list[tuple[str, str]], query: int, mode: str) -> list[tuple[int, float]]:
+    """The seed's algorithm: distances to every allowed row, ties broken by row number; the
+    whole order (the top k is its first k). `keys`: each row's normalized (title, artist)."""
     tracks = bundle.tracks
     if mode == "normal":
         allowed = np.flatnonzero(bundle.clusters == bundle.clusters[query])
@@ -228,24 +227,26 @@ def _full_scan(bundle, query: int, mode: str, k: int) -> list[tuple[int, float]]
     else:
         allowed = np.arange(len(tracks))
     allowed = allowed[bundle.in_model[allowed]]  # a track without features is never recommended
-    key = (normalize_text(tracks["title"].iat[query]), normalize_text(tracks["artist"].iat[query]))
-    allowed = np.array([i for i in allowed if i != query and (normalize_text(tracks["title"].iat[i]),
-                                                               normalize_text(tracks["artist"].iat[i])) != key])
+    allowed = np.array([i for i in allowed if i != query and keys[i] != keys[query]])
     diff = bundle.scaled[allowed] - bundle.scaled[query]
     dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-    order = np.lexsort((allowed, dist))[:k]
+    order = np.lexsort((allowed, dist))
     return [(int(allowed[j]), float(dist[j])) for j in order]
 
 
 def test_exact_search_equals_a_full_scan(demo_bundle) -> None:
+    from music_assets.text import normalize_text
+
     assert demo_bundle.ann is None
     genres = demo_bundle.tracks["genres"]
     rng = np.random.default_rng(5)
     queries = [int(q) for q in rng.choice(np.flatnonzero(demo_bundle.in_model), 25, replace=False)]
+    keys = [(normalize_text(t), normalize_text(a)) for t, a in zip(demo_bundle.tracks["title"], demo_bundle.tracks["artist"])]
     for q in queries:
         for mode in rec.AUDIO_MODES:  # hybrid's own index: tests/test_hybrid_mode.py
             if mode == "genre" and not len(genres.iat[q]):
                 continue
+            scan = _full_scan(demo_bundle, keys, q, mode)
             for k in (1, 10, 100):
                 got = [(r.index, r.distance) for r in rec.recommend(demo_bundle, q, mode, k)]
-                assert got == _full_scan(demo_bundle, q, mode, k), (q, mode, k)
+                assert got == scan[:k], (q, mode, k)

@@ -2,7 +2,8 @@
 module, password from the environment), a real dagster-daemon starting the code server and the
 run workers, runs launched with the `dagster` CLI.
 
-- the daily_refresh schedule, given a one-minute cron, fires and its run publishes a model;
+- the daily_refresh schedule, given a one-minute cron, fires and its run publishes a model of the
+  files the environment names (MUSIC_ADVISER_SOURCE=files);
 - two runs launched together queue (the data_folder pool) instead of running at once;
 - a run worker killed with -9 is marked failed by Dagster's code server; a run whose worker died
   with the daemon (a crash of the whole machine or container) is marked failed by run monitoring
@@ -24,6 +25,7 @@ import yaml
 
 from music_assets.model import registry
 from music_assets.model.bundle import load_bundle
+from tests.byod_fixtures import WRITERS, Case
 from tests.daemon_support import BIN, ROOT, Deployment, kill, wait_for
 from tests.postgres_support import postgres_server
 
@@ -31,14 +33,25 @@ IN_PROGRESS = {dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.Dag
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory):
+def operator_files(tmp_path_factory: pytest.TempPathFactory) -> Case:
+    """The files the environment names for the scheduled run: a 150-track catalog of the kaggle
+    layout (tests/byod_fixtures.py). It publishes as the 20,000-track default demo would, in a
+    fraction of the time."""
+    return WRITERS["kaggle"](tmp_path_factory.mktemp("incoming"))
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory, operator_files: Case):
     with postgres_server() as postgres:
         home = tmp_path_factory.mktemp("dagster_home")
         config = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
         config["run_monitoring"]["poll_interval_seconds"] = 2
         (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+        files = operator_files.source
         deployed = Deployment(home, {**postgres, "MUSIC_ADVISER_DATA_DIR": str(tmp_path_factory.mktemp("data")),
-                                     "MUSIC_ADVISER_REFRESH_CRON": "* * * * *"})
+                                     "MUSIC_ADVISER_REFRESH_CRON": "* * * * *", "MUSIC_ADVISER_SOURCE": "files",
+                                     "MUSIC_ADVISER_CHARTS": files["charts_path"],
+                                     "MUSIC_ADVISER_FEATURES": files["features_path"]})
         # the schedule is switched on as an operator would (it starts stopped), while the daemon
         # and the webserver start: it fires at the next minute
         schedule = subprocess.Popen([str(BIN / "dagster"), "schedule", "start", "daily_refresh", "-w", "workspace.yaml"],
@@ -86,7 +99,7 @@ def test_the_instance_keeps_its_runs_in_postgres(deployment: Deployment) -> None
         assert instance.run_monitoring_enabled
 
 
-def test_the_schedule_fires_through_the_daemon_and_its_run_publishes(deployment: Deployment) -> None:
+def test_the_schedule_fires_through_the_daemon_and_its_run_publishes(deployment: Deployment, operator_files: Case) -> None:
     with deployment.instance() as instance:
         try:
             run = wait_for("a run of the daily_refresh schedule", lambda: next(iter(instance.get_runs(
@@ -101,6 +114,7 @@ def test_the_schedule_fires_through_the_daemon_and_its_run_publishes(deployment:
         assert done.job_name == "music_adviser_job"
         published = materialized(instance, run.run_id, "published_model")["version"]
     assert registry.read_pointer(Path(deployment.env["MUSIC_ADVISER_DATA_DIR"]) / "models") == published
+    assert load_bundle(Path(deployment.env["MUSIC_ADVISER_DATA_DIR"]) / "models").meta["n_tracks"] == operator_files.tracks
 
 
 def test_runs_queue_instead_of_mixing_and_dead_workers_are_failed(deployment: Deployment, tmp_path: Path) -> None:
@@ -129,7 +143,7 @@ def test_runs_queue_instead_of_mixing_and_dead_workers_are_failed(deployment: De
         # nobody is left to notice until the daemon is back; then run monitoring fails the run.
         wait_for("the second run's worker to start a step", lambda: worker_pid(second), timeout=180,
                  deployment=deployment)
-        later = [deployment.submit(own_folder(tmp_path, n)) for n in (1_500, 1_600)]  # two catalogs
+        later = [deployment.submit(own_folder(tmp_path, n)) for n in (500, 600)]  # two (small) catalogs
         killed = deployment.crash_daemon()
         time.sleep(3)
         assert run_of(instance, second).status == dg.DagsterRunStatus.STARTED  # a zombie, for now

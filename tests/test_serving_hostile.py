@@ -13,9 +13,10 @@ from benchmarks.serving_attacks import (BODY_BYTES, Sampler, ServerProcess, big_
                                         probing, sigterm_ignored, slowloris)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def default_server(demo_data_dir: Path):
-    """`python -m serving` with every default (granian, rate limits on)."""
+    """`python -m serving` with every default (granian, rate limits on), shared by the slow-client
+    attacks (each probes and samples it afresh)."""
     server = ServerProcess(demo_data_dir, [], rate_limits=True)
     try:
         server.wait_ready()
@@ -43,24 +44,31 @@ def test_clients_that_never_read_leave_the_health_probe_answering(default_server
     assert sampler.tmp_growth < 1 and sampler.rss_growth < 200  # answers are not piled up without bound
 
 
-@pytest.mark.parametrize("server_args", [[], ["--server", "waitress"]], ids=["default", "waitress"])
+@pytest.fixture(scope="module", params=[[], ["--server", "waitress"]], ids=["default", "waitress"])
+def body_server(request: pytest.FixtureRequest, demo_data_dir: Path):
+    """One server of each kind for both big-body attacks (each attack samples it afresh)."""
+    server = ServerProcess(demo_data_dir, request.param, rate_limits=True)
+    try:
+        server.wait_ready()
+        yield server, request.param
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-def test_a_gigabyte_body_is_refused_before_it_is_read(demo_data_dir: Path, server_args, chunked: bool) -> None:
+def test_a_gigabyte_body_is_refused_before_it_is_read(body_server, chunked: bool) -> None:
     """POST of a declared 1 GiB to a GET-only route, and a chunked stream to GET /healthz: refused
     from the headers; the server's memory and temporary files do not grow by the body (the old
     default spooled the stream whole to /tmp: 1,021 MB)."""
-    server = ServerProcess(demo_data_dir, server_args, rate_limits=True)
-    try:
-        server.wait_ready()
-        sampler = Sampler(server)
-        with probing(server.port) as probes:
-            result = big_body(server.port, chunked=chunked, limit=BODY_BYTES, seconds=30, sampler=sampler)
-        assert result["answer"].split()[1:2] == (["400"] if chunked and not server_args else ["413"]), result
-        assert result["outcome"] != "took it all" and result["MiB sent"] < 64, result
-        assert sampler.tmp_growth < 1 and sampler.rss_growth < 50, (sampler.tmp_growth, sampler.rss_growth)
-        assert probes.ok == len(probes.results)
-    finally:
-        server.stop()
+    server, server_args = body_server
+    assert server.proc.poll() is None  # the other attack left it running
+    sampler = Sampler(server)
+    with probing(server.port) as probes:
+        result = big_body(server.port, chunked=chunked, limit=BODY_BYTES, seconds=30, sampler=sampler)
+    assert result["answer"].split()[1:2] == (["400"] if chunked and not server_args else ["413"]), result
+    assert result["outcome"] != "took it all" and result["MiB sent"] < 64, result
+    assert sampler.tmp_growth < 1 and sampler.rss_growth < 50, (sampler.tmp_growth, sampler.rss_growth)
+    assert probes.ok == len(probes.results)
 
 
 @pytest.mark.parametrize("server_args", [[], ["--workers", "2"], ["--server", "waitress"]],

@@ -19,7 +19,6 @@ from music_assets.defs.assets.unique_tracks import unique_tracks
 from music_assets.schema import FEATURE_COLUMNS
 from music_assets.ingest.charts.csv_files import ChartFile, ChartFileConfig, ChartFileError
 from music_assets.ingest.features.files import FeaturesFile, FeaturesFileConfig, parse_genre_list
-from music_assets.definitions import ALL_ASSETS
 from music_assets.defs.resources import DataStore, EngineResource, SourceResource
 
 HEADER = "title,rank,date,artist,url,region,chart,trend,streams\n"
@@ -232,30 +231,27 @@ def test_features_file_absent_columns_are_missing_not_invented(tmp_path: Path) -
 
 
 @pytest.mark.shared_data
-def test_whole_graph_on_ph_daily_charts(tmp_path: Path, shared_data: Path) -> None:
-    ph = shared_data / "ph_daily_charts"
-    result = materialize(tmp_path / "data", ALL_ASSETS, charts_path=str(ph / "spotify_daily_charts.csv.gz"),
-                         charts_region="Philippines", features_path=str(ph / "spotify_daily_charts_tracks.csv"),
-                         artists_path=str(ph / "spotify_daily_charts_artists.csv"))
+def test_whole_graph_on_ph_daily_charts(ph_daily_run) -> None:
+    data_dir, result = ph_daily_run  # the job on the real charts, once (tests/conftest.py; checks: test_checks_real_data.py)
     assert result.success
     meta = result.asset_materializations_for_node("chart_rows")[0].metadata
     assert meta["rows_read"].value == 319_600
     assert meta["rows_rejected"].value < 100  # a handful of odd rows in the real export, counted
-    unique = read(tmp_path / "data", "unique_tracks")
-    feats = read(tmp_path / "data", "track_features")
+    unique = read(data_dir, "unique_tracks")
+    feats = read(data_dir, "track_features")
     assert feats["found"].all() and len(feats) == len(unique)  # every chart track is in the tracks file
     assert feats["genres"].map(len).gt(0).mean() > 0.85  # README: 93.8% of artists have genres
-    tracks = read(tmp_path / "data", "tracks")
+    tracks = read(data_dir, "tracks")
     # the few tracks the file gives no features for stay without (never imputed), out of the model
     carried = [c for c in FEATURE_COLUMNS if c != "time_signature"]  # the tracks file has no time_signature
     assert tracks[carried].notna().all(axis=1).mean() > 0.95
     assert tracks["time_signature"].isna().all()  # absent, not invented (issue 13)
-    assert (tmp_path / "data" / "models" / "LATEST").is_file()
+    assert (data_dir / "models" / "LATEST").is_file()
     # the bundle steers: the charts' one region is its market, artists by the file's ids, its popularity
     from music_assets.model.bundle import load_bundle
     from music_assets.model.steer import SteerRequest, markets, steer, track_record
 
-    bundle = load_bundle(tmp_path / "data" / "models")
+    bundle = load_bundle(data_dir / "models")
     assert markets(bundle) == ["Philippines"]
     row = int(bundle.in_model.argmax())
     record = track_record(bundle, row)

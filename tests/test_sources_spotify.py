@@ -29,6 +29,10 @@ CLIENT_ID = "test-client-id-0001"
 SECRET = "s3cr3t-Sp0t1fy-client-secret-XYZ"
 SEED = 7
 SEED_CALLS_PER_TITLE = 2  # the seed: one search + one audio-features call per title
+# The client's time-out. An injected "timeout" costs exactly this (the fake holds its answer until
+# the client gives up); every other answer is immediate, so this is the margin a busy machine has
+# before a real answer is taken for a time-out and counted as one more retry: keep it wide.
+REQUEST_TIMEOUT_S = 2.0
 
 
 def _artist_id(index: int) -> str:
@@ -72,7 +76,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
 def spotify_resource(fake: FakeSpotify, charts: Path, **overrides) -> SourceResource:
     config = dict(kind="spotify", charts_path=str(charts), spotify_client_id=dg.EnvVar("SPOTIPY_CLIENT_ID"),
                   spotify_client_secret=dg.EnvVar("SPOTIPY_CLIENT_SECRET"), spotify_api_url=fake.api_url,
-                  spotify_token_url=fake.token_url, reccobeats_url=fake.recco_url, request_timeout_s=0.5,
+                  spotify_token_url=fake.token_url, reccobeats_url=fake.recco_url, request_timeout_s=REQUEST_TIMEOUT_S,
                   retry_backoff_s=0.01, max_retry_wait_s=2.0, checkpoint_every=2, fetch_batch_size=100)
     config.update(overrides)
     return SourceResource(**config)
