@@ -200,7 +200,7 @@ class HybridSpace(Space):
         return self.model.index is not None
 
     def shortlist(self, q, fetch):
-        rows = self.model.index.query(q.astype(np.float32), fetch)
+        rows, _ = self.model.index.query(q.astype(np.float32), fetch)
         return rows[(rows >= 0) & (rows < len(self.vectors))]
 
     def exact(self, filters, q, m):
