@@ -181,6 +181,10 @@ def test_daily_layout_maps_to_charts_and_features(tmp_path: Path, monkeypatch: p
     # the file has no time_signature: absent, not invented (issue 13)
     assert feats.loc[ID_A, "duration_ms"] == 261240 and pd.isna(feats.loc[ID_A, "time_signature"])
     assert not feats.loc[ID_C, "found"] and feats.loc[ID_A, "found"]
+    # the details the file has reach the store (the /v1 API's artist ids and popularity)
+    assert list(feats.loc[ID_A, "artist_ids"]) == ["art1"] and feats.loc[ID_B, "popularity"] == 85
+    assert list(feats.loc[ID_C, "artist_ids"]) == [] and pd.isna(feats.loc[ID_C, "popularity"])
+    assert list(read(tmp_path / "data", "unique_tracks").set_index("track_id").loc[ID_A, "regions"]) == ["Philippines"]
     assert not (tmp_path / "PWNED").exists()  # genre lists are parsed as data, never evaluated
 
 
@@ -200,6 +204,7 @@ def test_tracks_114k_layout(tmp_path: Path) -> None:
     table = FeaturesFile(FeaturesFileConfig(str(path))).table.set_index("track_id")
     assert len(table) == 2 and table.loc[ID_A, "genres"] == ["jazz", "soul"]
     assert table.loc[ID_B, "time_signature"] == 3 and table.loc[ID_B, "key"] == 8
+    assert table.loc[ID_B, "album"] == "Album" and table.loc[ID_B, "popularity"] == 0
 
 
 def test_spotify_features_232k_layout_converts_spelled_values(tmp_path: Path) -> None:
@@ -246,6 +251,17 @@ def test_whole_graph_on_ph_daily_charts(tmp_path: Path, shared_data: Path) -> No
     assert tracks[carried].notna().all(axis=1).mean() > 0.95
     assert tracks["time_signature"].isna().all()  # absent, not invented (issue 13)
     assert (tmp_path / "data" / "models" / "LATEST").is_file()
+    # the bundle steers: the charts' one region is its market, artists by the file's ids, its popularity
+    from music_assets.model.bundle import load_bundle
+    from music_assets.model.steer import SteerRequest, markets, steer, track_record
+
+    bundle = load_bundle(tmp_path / "data" / "models")
+    assert markets(bundle) == ["Philippines"]
+    row = int(bundle.in_model.argmax())
+    record = track_record(bundle, row)
+    assert record.artists[0][0] and record.popularity == bundle.tracks["popularity"].iat[row] and record.regions == ["Philippines"]
+    result = steer(bundle, SteerRequest(seed_artists=(record.artists[0][0],), market="PH", target={"energy": 0.7}, limit=10))
+    assert len(result.results) == 10 and result.market == "Philippines"
 
 
 def test_source_chosen_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -269,3 +269,15 @@ def test_track_record_and_a_bundle_without_the_optional_columns(bundle, tmp_path
     aged = track_record(older, row)
     assert aged.regions == [] and aged.duration_ms is None and aged.popularity is not None
     assert len(steer(older, SteerRequest(seed_tracks=(record.track_id,), target={"popularity": 50})).results) == 20
+
+
+def test_hybrid_mode_through_its_own_index_agrees_with_the_exact_scan(indexed_bundle, seeds) -> None:
+    from music_assets.model import hybrid_ann
+
+    model = hybrid_model(indexed_bundle)
+    model.index = hybrid_ann.build(model.vectors)  # as the pipeline builds it for large catalogs
+    request = SteerRequest(seed_tracks=tuple(seeds[:3]), mode="hybrid", limit=10, market="Global")
+    by_ann, exact = steer(indexed_bundle, request, search="ann"), steer(indexed_bundle, request, search="exact")
+    assert by_ann.search == "ann" and exact.search == "exact"
+    assert len(set(rows_of(by_ann)) & set(rows_of(exact))) >= 9
+    assert indexed_bundle.in_model[rows_of(by_ann)].all()
