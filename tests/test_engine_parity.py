@@ -659,6 +659,7 @@ def test_same_tracks_file_and_report(local_demo: DemoRun, spark_demo: DemoRun) -
     apart), in the same schema and row order, with the same figures in the asset's metadata."""
     a, b = (pq.read_table(run.data_dir / "assets" / "tracks.parquet") for run in (local_demo, spark_demo))
     assert (a["n_missing"].to_numpy() > 0).any() and any(len(x) for x in a["alias_ids"].to_pylist())  # gaps, re-releases
+    assert [(f.name, str(f.type)) for f in a.schema] == [(f.name, str(f.type)) for f in b.schema]
     assert a.schema.remove_metadata() == b.schema.remove_metadata()
     assert a.replace_schema_metadata(None).equals(b.replace_schema_metadata(None))
     pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas(), check_exact=True)

@@ -36,6 +36,9 @@ SAME_RECORDING_DISTANCE = 0.5
 SAME_RECORDING_DISTANCE_WITH_DURATION = 1.0
 SAME_DURATION_MS = 2_000.0  # "duration within 2 s": one recording's length as two releases report it
 OUT_OF_RANGE = "out of range"
+# Text columns of `tracks`: a gap is "" (the album too: a source without albums gives "" everywhere,
+# so the column has one type on every engine and for every source).
+TEXT_COLUMNS: tuple[str, ...] = ("title", "artist", "preview_url", "cover_url", "album")
 
 
 def dedup_key(title: object, artist: object) -> str:
@@ -208,7 +211,7 @@ def finish(df: pd.DataFrame, numeric: tuple[str, ...] = FEATURE_COLUMNS) -> tupl
         n_missing += missing.to_numpy(dtype=np.int16)
         out[col] = values
     out["n_missing"] = n_missing
-    for col in ("title", "artist", "preview_url", "cover_url"):
+    for col in TEXT_COLUMNS:
         if col not in out:
             out[col] = ""
         out[col] = out[col].astype("object").where(out[col].notna(), "").astype("str")

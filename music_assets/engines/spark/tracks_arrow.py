@@ -17,9 +17,9 @@ from typing import Mapping
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from music_assets.ingest.cleaning import TEXT_COLUMNS  # noqa: F401 - the text columns, as the local engine fills them
 from music_assets.schema import FEATURE_COLUMNS
 
-TEXT_COLUMNS: tuple[str, ...] = ("title", "artist", "preview_url", "cover_url")
 LIST_COLUMNS: tuple[str, ...] = ("genres", "alias_ids", "regions", "artist_ids")
 STRING_LIST = pa.list_(pa.string())
 NULL_LIST = pa.list_(pa.null())
@@ -52,8 +52,6 @@ def tracks_schema(unique: pa.Schema, int_nulls: Mapping[str, bool], columns: lis
             dtype = pa.bool_()
         elif name == "popularity":  # a detail from track_features (schema.TRACK_DETAIL_COLUMNS): float64 there
             dtype = pa.float64()
-        elif name == "album":
-            dtype = pa.large_string()
         else:
             dtype = pandas_round_trip(unique.field(name).type, int_nulls.get(name, False))
         fields.append(pa.field(name, dtype))
