@@ -47,8 +47,10 @@ _OURS_OBJECT = {**OURS, "type": "object", "required": ["model_version", "mode", 
     "pool_size": {"type": "integer", "description": "candidates left after market, min/max and exclusions"},
     "adherence": {"type": "object", "description": "per target_ attribute: mean |value - target| over the "
                                                    "returned tracks (0 = every track on target)"},
-    "results": {"type": "array", "items": {"type": "object", "required": ["id", "score", "reason"], "properties": {
-        "id": {"type": "string"}, "score": {"type": "number", "description": "similarity in [0, 1]"},
+    "results": {"type": "array", "items": {"type": "object", "required": ["id", "score", "match", "reason"], "properties": {
+        "id": {"type": "string"}, "score": {"type": "number", "description": "similarity to the seeds in [0, 1]"},
+        "match": {"type": "number", "description": "what the list is ranked by, in [0, 1]: the similarity less the "
+                                                   "targets' penalties (equal to score without targets)"},
         "reason": {"type": "string", "example": "similar energy and mood"}}}},
     "ignored_parameters": {"type": "array", "items": {"type": "string"},
                            "description": "query parameters this server does not know (ignored, as Spotify does)"}}}

@@ -132,7 +132,7 @@ def _recommendations(parsed: Parsed) -> Response:
             "market": result.market,  # the region as the charts name it (market=PH -> "Philippines")
             "pool_size": result.pool_size,
             "adherence": {name: round(value, 6) for name, value in result.adherence.items()},
-            "results": [{"id": t["id"], "score": round(s.score, 4), "reason": s.reason}
+            "results": [{"id": t["id"], "score": round(s.score, 4), "match": round(s.match, 4), "reason": s.reason}
                         for t, s in zip(tracks, result.results)],
             "ignored_parameters": parsed.ignored,
         },

@@ -156,7 +156,7 @@ def _add_typed(state: SteerState, model, text: str) -> None:
 
 def _result_view(bundle, item: steering.Steered) -> dict[str, Any]:
     view = with_listening(bundle, track_view(bundle, item.row))
-    view["match"] = f"{round(item.score * 100):d}%"
+    view["match"] = f"{round(item.match * 100):d}%"
     view["reason"] = item.reason
     return view
 

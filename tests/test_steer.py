@@ -88,6 +88,11 @@ def test_targets_move_results_toward_the_target_and_report_adherence(bundle, see
         assert aimed.adherence[name] == pytest.approx(after)
     assert plain.adherence == {}
     assert any("close to your target" in s.reason for s in aimed.results)
+    # listeners see `match`, what the list is ranked by: it falls down the list even where the
+    # pure similarity does not (targets re-rank), and equals the similarity without targets
+    matches = [s.match for s in aimed.results]
+    assert matches == sorted(matches, reverse=True) and all(0 < m <= 1 for m in matches)
+    assert [s.match for s in plain.results] == pytest.approx([s.score for s in plain.results])
 
 
 def test_a_market_keeps_only_tracks_that_charted_there_by_name_or_iso_code(bundle, seeds) -> None:

@@ -71,7 +71,7 @@ def test_seeds_added_removed_and_more_like_this(client, bundle) -> None:
     assert ids(html, "seeds") == [b, c] and not {b, c} & set(ids(html, "steer-results"))
     for tid in ids(html, "steer-results"):
         assert f'name="add_id" value="{tid}"' in html  # more like this on every result
-    assert re.findall(r'class="match"[^>]*>(\d+)% like your songs', html)
+    assert re.findall(r'class="match"[^>]*>(\d+)% match', html)
     many = popular(bundle, MAX_PAGE_SEEDS + 1)
     html = client.get("/steer", query_string={"seed": many[:-1], "add_id": many[-1]}).get_data(as_text=True)
     assert f"At most {MAX_PAGE_SEEDS} songs" in html and len(ids(html, "seeds")) == MAX_PAGE_SEEDS

@@ -94,6 +94,9 @@ class Steered:
     row: int
     score: float  # similarity to the seeds in [0, 1], 1 = closest
     reason: str
+    # What the list is ranked by, as a score in [0, 1]: the similarity less the targets' penalties
+    # (equal to `score` without targets). Shown to listeners, so the figures fall down the list.
+    match: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -249,7 +252,9 @@ def steer(bundle: ModelBundle, request: SteerRequest, search: str = "auto") -> S
     found = steer_search.search(bundle, si, space, query, space.steered(si, query, target), filters, request, target, search)
     seed_genres = _seed_genres(si, seeds)
     reasons = _reasons(si, space, query, found.rows, seed_genres, market, target)
-    results = [Steered(r, s, why) for r, s, why in zip(found.rows.tolist(), found.scores.tolist(), reasons)]
+    matches = found.scores if found.matches is None else found.matches
+    results = [Steered(r, s, why, m) for r, s, why, m in
+               zip(found.rows.tolist(), found.scores.tolist(), reasons, matches.tolist())]
     adherence = {}
     for name, value in target.items():
         got = si.values[name][found.rows]

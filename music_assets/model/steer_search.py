@@ -38,8 +38,9 @@ MISSING_TARGET_COST = 1.0  # a track without a value for a target feature: as if
 @dataclass
 class Found:
     rows: np.ndarray
-    scores: np.ndarray
+    scores: np.ndarray  # similarity to the seeds alone
     how: str
+    matches: np.ndarray | None = None  # the ranked cost as a score: similarity with the targets' penalties
 
 
 def candidates(sp: Space, filters: Filters, q: np.ndarray, m: int, way: str) -> tuple[np.ndarray, str]:
@@ -110,4 +111,4 @@ def search(bundle: ModelBundle, si: SteerIndex, sp: Space, query: np.ndarray, q_
     rows, cost = rows[order], cost[order]
     pick = select(si, sp, rows, cost, limit, float(request.diversity), request.max_per_artist)
     rows = rows[pick]
-    return Found(rows, sp.score(rows, query), how)
+    return Found(rows, sp.score(rows, query), how, sp.as_score(cost[pick]))

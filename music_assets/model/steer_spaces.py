@@ -44,6 +44,11 @@ class Space:
         raise NotImplementedError
 
     def score(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        return self.as_score(self.cost(rows, query))
+
+    def as_score(self, cost: np.ndarray) -> np.ndarray:
+        """A cost (distance, plus target penalties where the request has targets) as a score in
+        [0, 1], decreasing with the cost: the same map for the pure similarity and the ranked match."""
         raise NotImplementedError
 
     def dissimilarity(self, rows: np.ndarray) -> np.ndarray:
@@ -121,8 +126,8 @@ class NearestSpace(Space):
         diff = self.vectors[rows] - query.astype(np.float32)
         return np.sqrt(np.einsum("ij,ij->i", diff, diff)).astype(np.float64)
 
-    def score(self, rows, query):
-        return 1.0 / (1.0 + self.cost(rows, query))
+    def as_score(self, cost):
+        return 1.0 / (1.0 + cost)
 
     def dissimilarity(self, rows):
         x = self.vectors[rows].astype(np.float64)
@@ -189,8 +194,8 @@ class HybridSpace(Space):
     def cost(self, rows, query):
         return 1.0 - (self.vectors[rows] @ query.astype(np.float32)).astype(np.float64)
 
-    def score(self, rows, query):
-        return np.clip((self.vectors[rows] @ query.astype(np.float32)).astype(np.float64), 0.0, 1.0)
+    def as_score(self, cost):
+        return np.clip(1.0 - cost, 0.0, 1.0)
 
     def dissimilarity(self, rows):
         x = self.vectors[rows, :-1].astype(np.float64)
