@@ -1,12 +1,11 @@
 """The hybrid's blend weights, chosen on a validation period that precedes the evaluated one.
 
 For a cut at date C the weights are chosen one level down: the training period [start, C) is cut
-again (the inner cuts V), signals are fitted on rows before V, and each weight set of a small grid
-is scored by cochart_lift_hit_at_10 per query on [V, C) and by its genre hit rate;
-temporal_quality.pick chooses among them (chart first: the least genre and audio weight within a
-standard error of the best set whose genre hit rate is not below the audio mode's; listeners who
-ask for a song expect its kind of music, co-listening alone drifts to whatever the same country
-streams). Rows after C never take part.
+again at the same fraction (the inner cut V), signals are fitted on rows before V, and each
+weight set of a small grid is scored by cochart_lift_hit_at_10 on [V, C); the best (ties: the
+earlier, simpler set in grid order) whose genre hit rate is not below the audio mode's on the same
+split is returned (listeners who ask for a song expect its kind of music: co-listening alone drifts
+to whatever the same country streams). Rows after C never take part.
 
 Scores of every weight set come from one cosine matrix per signal (queries x candidates), so the
 grid costs a few array operations per set, not a search per set.
@@ -26,9 +25,7 @@ from music_assets.training.signals.catalog_signals import CatalogSignals
 GRID = {
     "audio": (0.0, 0.1, 0.2, 0.4),
     "chart": (1.0,),  # the scale: only the ratios matter
-    # 0.02: a genre tie-break among near-equal chart neighbours, the least that can lift the genre
-    # hit rate to the guard's floor (temporal_quality.choose_hybrid_weights prefers the least)
-    "genre": (0.0, 0.02, 0.05, 0.1, 0.2, 0.4),
+    "genre": (0.0, 0.05, 0.1, 0.2, 0.4),
     "recency": (0.0, 0.1, 0.2, 0.3, 0.5, 0.8),
 }
 
@@ -86,13 +83,6 @@ def slot_hits(top: np.ndarray, candidate_ids: np.ndarray, relevant: list[set[str
     return hits / max(top.size, 1)
 
 
-def query_hits(top: np.ndarray, candidate_ids: np.ndarray, relevant: list[set[str]]) -> np.ndarray:
-    """Per query, the share of its result slots holding a relevant track (their mean is slot_hits)."""
-    width = max(top.shape[1], 1) if top.ndim == 2 else 1
-    return np.array([sum(1 for t in candidate_ids[row] if t in rel) / width for row, rel in zip(top, relevant)],
-                    dtype=np.float64)
-
-
 def genre_hits(top: np.ndarray, query_genres: list[frozenset[str]], candidate_genres: list[frozenset[str]]) -> float:
     """Share of result slots sharing a genre with the query (evaluate.py's genre_hit_rate)."""
     hits = sum(sum(1 for c in row if candidate_genres[c] & g) for row, g in zip(top, query_genres))
@@ -118,10 +108,9 @@ def chunked_tops(signals: CatalogSignals, query_rows: np.ndarray, candidate_rows
 
 def score_grid(signals: CatalogSignals, query_rows: np.ndarray, candidate_rows: np.ndarray, candidate_ids: np.ndarray,
                relevant: list[set[str]], query_genres: list[frozenset[str]], candidate_genres: list[frozenset[str]],
-               k: int = 10) -> list[tuple[HybridWeights, np.ndarray, float]]:
-    """Every weight set of the grid with its co-chart hit rate per query (the split's hit rate is
-    their mean; their spread is the sampling noise the choice allows for) and its genre hit rate."""
+               k: int = 10) -> list[tuple[HybridWeights, float, float]]:
+    """Every weight set of the grid with its co-chart hit rate and genre hit rate on this split."""
     grid = [w for w in weight_grid() if any(w.of(s) > 0 for s in SIGNALS)]
     tops = chunked_tops(signals, query_rows, candidate_rows, grid, k)
-    return [(w, query_hits(tops[w], candidate_ids, relevant), genre_hits(tops[w], query_genres, candidate_genres))
+    return [(w, slot_hits(tops[w], candidate_ids, relevant), genre_hits(tops[w], query_genres, candidate_genres))
             for w in grid]

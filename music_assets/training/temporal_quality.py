@@ -101,11 +101,12 @@ def validation_cuts(start: date, cut: date, fraction: float) -> tuple[date, ...]
 
 def choose_hybrid_weights(chart_rows: storage.Location, catalog: TemporalCatalog, start: date, cut: date,
                           cfg: CutConfig, params: ProfileParams) -> tuple[HybridWeights, date, list]:
-    """The weights chosen on the validation folds before `cut` (each fold's signals fitted before
-    its own inner cut; `pick` says how). Returns (weights, first inner cut, [(weights, hit, genre hit)])."""
+    """The weights with the best mean co-chart hit rate over the validation folds before `cut`
+    among those whose mean genre hit rate is not below the audio mode's (each fold's signals
+    fitted before its own inner cut). Returns (weights, first inner cut, [(weights, hit, genre hit)])."""
     ids_all = np.asarray(list(catalog.track_ids), dtype=object)
     genres_all = [frozenset(g) for g in catalog.genres]
-    totals: dict[HybridWeights, list[tuple[np.ndarray, float]]] = {}
+    totals: dict[HybridWeights, list[tuple[float, float]]] = {}
     audio_genre: list[float] = []
     cuts = validation_cuts(start, cut, cfg.fraction)
     for inner in cuts:
@@ -115,40 +116,15 @@ def choose_hybrid_weights(chart_rows: storage.Location, catalog: TemporalCatalog
         q_genres = [genres_all[i] for i in q_rows]
         c_genres = [genres_all[i] for i in split.candidates]
         audio_genre.append(genre_hits(_audio_top(catalog, q_rows, split.candidates, cfg.k), q_genres, c_genres))
-        for w, hits, genre in score_grid(signals, q_rows, split.candidates, ids_all[split.candidates], split.relevant,
-                                         q_genres, c_genres, cfg.k):
-            totals.setdefault(w, []).append((hits, genre))
-    mean = [(w, float(np.mean([float(np.mean(h)) if len(h) else 0.0 for h, _ in vs])), float(np.mean([g for _, g in vs])))
-            for w, vs in totals.items()]
-    per_query = [np.concatenate([h for h, _ in vs]) for vs in totals.values()]
-    best = pick(mean, per_query, float(np.mean(audio_genre)))
-    return mean[best][0], cuts[0], mean
-
-
-def pick(mean: list[tuple[HybridWeights, float, float]], per_query: list[np.ndarray], genre_floor: float) -> int:
-    """Which set of the grid: the chart signal first, the others only as far as the evidence asks.
-
-    Among the sets whose genre hit rate on the folds is not below the audio mode's (`genre_floor`),
-    the best smoothed co-chart hit rate sets a band one standard error wide (the per-query spread
-    of that set over both folds' queries); in the band the set with the least audio + genre weight
-    wins (then the higher smoothed rate, then grid order), preferring the sets whose own hit rate
-    is not below chart profiles' alone on the same folds. Why: on the Philippine charts the sets
-    are a standard error apart or less (100-250 validation queries), so the highest one is mostly
-    noise, and weight on genre or sound displaces chart neighbours that the later period confirms
-    (docs/hybrid.md "Held-out check"); the genre floor is a constraint, met with the least genre
-    weight that meets it (the one-standard-error rule: the simplest model within noise of the best).
-    """
+        for w, hit, genre in score_grid(signals, q_rows, split.candidates, ids_all[split.candidates], split.relevant,
+                                        q_genres, c_genres, cfg.k):
+            totals.setdefault(w, []).append((hit, genre))
+    mean = [(w, float(np.mean([v[0] for v in vs])), float(np.mean([v[1] for v in vs]))) for w, vs in totals.items()]
     smooth = smoothed(mean)
-    allowed = [i for i, m in enumerate(mean) if m[2] >= genre_floor] or list(range(len(mean)))
-    top = max(allowed, key=lambda i: smooth[i])  # the first of equal scores, in grid order
-    hits = per_query[top]
-    se = float(hits.std(ddof=1) / np.sqrt(len(hits))) if len(hits) > 1 else 0.0
-    band = [i for i in allowed if smooth[i] >= smooth[top] - se]
-    chart_alone = [m[1] for m in mean if m[0].audio == m[0].genre == m[0].recency == 0]
-    if chart_alone:
-        band = [i for i in band if mean[i][1] >= chart_alone[0]] or band
-    order = {i: n for n, i in enumerate(band)}
-    return min(band, key=lambda i: (mean[i][0].audio + mean[i][0].genre, -smooth[i], order[i]))
+    floor = float(np.mean(audio_genre))
+    allowed = [i for i, m in enumerate(mean) if m[2] >= floor] or list(range(len(mean)))
+    best = max(allowed, key=lambda i: smooth[i])  # the first of equal scores, in grid order
+    return mean[best][0], cuts[0], mean
 
 
 def smoothed(scored: list[tuple[HybridWeights, float, float]]) -> list[float]:
