@@ -8,33 +8,20 @@ goes to test-artifacts/screenshots/.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from serving import create_app
+from tests.browser_support import launch_chromium, shot, wait_until
 from tests.serving_support import copy_models, plot_png, publish_variant, waitress_thread
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
-
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium (bash scripts/setup.sh --browser)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +45,6 @@ def page(browser):
     yield page
     context.close()
     assert problems == [], problems
-
-
-def wait_until(page, expression: str, timeout: float = 15.0) -> None:
-    """Poll a JS expression from Python: Playwright's wait_for_function evaluates with eval(), which
-    the page's CSP (rightly) forbids, while page.evaluate runs outside the page's CSP."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {expression}")
-        page.wait_for_timeout(50)
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_search_play_stop_back(page, base_url: str, demo_bundle) -> None:

@@ -18,20 +18,14 @@ from music_assets.model import steer as steering
 from music_assets.settings import LimitSettings, ServingSettings
 from serving import create_app
 from tests.serving_support import waitress_thread
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, shot
+from tests.browser_support import launch_chromium, shot
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium (bash scripts/setup.sh --browser)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture(scope="module")
