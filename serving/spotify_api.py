@@ -26,7 +26,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from music_assets.model.bundle import ModelBundle
 from music_assets.model.markets import region_for_code
-from music_assets.model.steer import SteerError, TrackRecord, available_genres, steer, track_record
+from music_assets.model.steer import SteerError, TrackRecord, available_genres, steer, track_records
 from serving.model_store import LoadedModel, ModelStore
 from serving.params import BadRequest
 from serving.spotify_objects import audio_features_object, seed_object, track_object
@@ -189,7 +189,9 @@ def _playable(regions: list[str]) -> bool:
 
 def _records(bundle: ModelBundle, rows: list[int | None]) -> list[TrackRecord | None]:
     """The catalog's records for `rows` (None stays None), for up to 100 rows per answer."""
-    return [track_record(bundle, row) if row is not None else None for row in rows]
+    known = [row for row in rows if row is not None]
+    found = iter(track_records(bundle, known))
+    return [next(found) if row is not None else None for row in rows]
 
 
 def _tracks(bundle: ModelBundle, rows: list[int | None]) -> list[dict[str, Any] | None]:

@@ -7,12 +7,13 @@ import shutil
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from music_assets.model import ann as ann_lib
 from music_assets.model.bundle import load_bundle, write_bundle
 from music_assets.model.steer import (
-    SteerError, SteerRequest, UnknownSeed, available_genres, markets, steer, track_record,
+    SteerError, SteerRequest, UnknownSeed, available_genres, markets, steer, track_record, track_records,
 )
 from music_assets.model.recommend_hybrid import hybrid_model
 from music_assets.model.recommend_index import recommend_index
@@ -274,6 +275,20 @@ def test_track_record_and_a_bundle_without_the_optional_columns(bundle, tmp_path
     aged = track_record(older, row)
     assert aged.regions == [] and aged.duration_ms is None and aged.popularity is not None
     assert len(steer(older, SteerRequest(seed_tracks=(record.track_id,), target={"popularity": 50})).results) == 20
+
+
+def test_track_records_for_many_rows_read_each_row_in_order(bundle) -> None:
+    rows = [int(r) for r in np.random.default_rng(3).choice(len(bundle.tracks), 40, replace=False)]
+    rows += rows[:3]  # a row twice (two answers may name one track)
+    records = track_records(bundle, rows)
+    t = bundle.tracks
+    assert [r.track_id for r in records] == [t["track_id"].iat[r] for r in rows]
+    assert [r.title for r in records] == [t["title"].iat[r] for r in rows]
+    assert [r.regions for r in records] == [list(t["regions"].iat[r]) for r in rows]
+    assert [r.in_model for r in records] == [bool(bundle.in_model[r]) for r in rows]
+    assert [r.features["energy"] for r in records] == pytest.approx(
+        [None if pd.isna(t["energy"].iat[r]) else float(t["energy"].iat[r]) for r in rows], nan_ok=True)
+    assert track_records(bundle, []) == []
 
 
 def test_hybrid_mode_through_its_own_index_agrees_with_the_exact_scan(indexed_bundle, seeds) -> None:

@@ -33,7 +33,7 @@ from music_assets.model.recommend_index import genre_index
 from music_assets.model.steer_index import RANGES, TUNABLE, SteerIndex, steer_index
 from music_assets.model import steer_search, steer_spaces
 from music_assets.model.steer_filters import Filters
-from music_assets.model.steer_catalog import TrackRecord, available_genres, markets, track_record  # noqa: F401 - the interface
+from music_assets.model.steer_catalog import TrackRecord, available_genres, markets, track_record, track_records  # noqa: F401 - the interface
 from music_assets.text import normalize_text
 
 MAX_SPOTIFY_SEEDS = 5  # the Spotify-compatible GET allows 1..5 seeds in all
@@ -43,7 +43,7 @@ MAX_SEEDS = 500  # a whole playlist, by POST
 NEGATIVE_PUSH = 0.5
 SEARCH_WAYS = ("auto", "ann", "exact")
 __all__ = ["TUNABLE", "MAX_SPOTIFY_SEEDS", "STEER_MODES", "SteerError", "UnknownSeed", "SteerRequest", "SeedReport",
-           "Steered", "SteerResult", "TrackRecord", "steer", "available_genres", "markets", "track_record"]
+           "Steered", "SteerResult", "TrackRecord", "steer", "available_genres", "markets", "track_record", "track_records"]
 
 
 class SteerError(ValueError):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from music_assets.model.bundle import ModelBundle
 from music_assets.model.recommend_index import genre_index
 from music_assets.model.steer_index import TUNABLE, steer_index
@@ -54,25 +56,38 @@ def _list(value: object) -> list[str]:
 
 def track_record(bundle: ModelBundle, row: int) -> TrackRecord:
     """Everything /v1/tracks and /v1/audio-features say about one row."""
+    return track_records(bundle, [row])[0]
+
+
+COLUMNS = ("track_id", "title", "artist", "artist_ids", "album", "cover_url", "preview_url", "regions", "genres")
+
+
+def track_records(bundle: ModelBundle, rows: list[int]) -> list[TrackRecord]:
+    """The records of `rows`, in order: one take per column for the whole answer (up to 100 rows),
+    not one pandas lookup per column per row, which cost most of a 100-track /v1 answer
+    (benchmarks/spotify_http.py)."""
     si = steer_index(bundle)
     t = bundle.tracks
-    get = (lambda c: t[c].iat[row] if c in t.columns else None)  # noqa: E731
-    name = str(get("artist") or "")
-    ids = _list(get("artist_ids"))
-    names = [p.strip() for p in name.split(",")] if "," in name else [name]
-    if ids and len(ids) == len(names):
-        artists = list(zip(ids, names))
-    else:
-        artists = [(ids[0] if len(ids) == 1 else None, name)]
-    features = {f: (float(si.values[f][row]) if f in si.values and math.isfinite(si.values[f][row]) else None)
-                for f in TUNABLE}
-    duration, popularity = features.get("duration_ms"), features.get("popularity")
-    preview = _text(get("preview_url"))
-    return TrackRecord(
-        track_id=str(get("track_id")), title=str(get("title") or ""), artists=artists, album=_text(get("album")),
-        cover_url=_text(get("cover_url")), preview_url=preview,
-        duration_ms=int(round(duration)) if duration is not None else None,
-        popularity=int(round(popularity)) if popularity is not None else None,
-        features=features, regions=_list(get("regions")), in_model=bool(bundle.in_model[row]),
-        genres=_list(get("genres")))
-
+    at = np.asarray(rows, dtype=np.int64)
+    cols = {c: (t[c].take(at).tolist() if c in t.columns else [None] * len(rows)) for c in COLUMNS}
+    values = {f: si.values[f][at] for f in TUNABLE if f in si.values}
+    in_model = bundle.in_model[at]
+    records = []
+    for i in range(len(rows)):
+        name = str(cols["artist"][i] or "")
+        ids = _list(cols["artist_ids"][i])
+        names = [p.strip() for p in name.split(",")] if "," in name else [name]
+        if ids and len(ids) == len(names):
+            artists = list(zip(ids, names))
+        else:
+            artists = [(ids[0] if len(ids) == 1 else None, name)]
+        features = {f: (float(values[f][i]) if f in values and math.isfinite(values[f][i]) else None) for f in TUNABLE}
+        duration, popularity = features.get("duration_ms"), features.get("popularity")
+        records.append(TrackRecord(
+            track_id=str(cols["track_id"][i]), title=str(cols["title"][i] or ""), artists=artists,
+            album=_text(cols["album"][i]), cover_url=_text(cols["cover_url"][i]), preview_url=_text(cols["preview_url"][i]),
+            duration_ms=int(round(duration)) if duration is not None else None,
+            popularity=int(round(popularity)) if popularity is not None else None,
+            features=features, regions=_list(cols["regions"][i]), in_model=bool(in_model[i]),
+            genres=_list(cols["genres"][i])))
+    return records
