@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 
 from music_assets.model.bundle import ModelBundle
 from music_assets.model.recommend_index import genre_index
@@ -62,14 +63,41 @@ def track_record(bundle: ModelBundle, row: int) -> TrackRecord:
 COLUMNS = ("track_id", "title", "artist", "artist_ids", "album", "cover_url", "preview_url", "regions", "genres")
 
 
+class _Cells:
+    """The COLUMNS of a bundle's tracks, read a few cells at a time: Arrow columns by chunk and
+    offset (an Arrow take over a 1M-row chunked column costs milliseconds per column, more than a
+    whole /v1 answer: benchmarks/spotify_http.py), other columns through their numpy view."""
+
+    def __init__(self, bundle: ModelBundle) -> None:
+        self.columns: dict[str, tuple[list, np.ndarray] | np.ndarray] = {}
+        for name in COLUMNS:
+            if name not in bundle.tracks.columns:
+                continue
+            values = bundle.tracks[name].array
+            if hasattr(values, "__arrow_array__"):
+                chunked = pa.chunked_array(values.__arrow_array__())
+                starts = np.cumsum([0, *(len(c) for c in chunked.chunks)])[:-1]
+                self.columns[name] = (list(chunked.chunks), starts)
+            else:
+                self.columns[name] = bundle.tracks[name].to_numpy()
+
+    def get(self, name: str, rows: np.ndarray) -> list:
+        found = self.columns.get(name)
+        if found is None:
+            return [None] * len(rows)
+        if isinstance(found, np.ndarray):
+            return found[rows].tolist()
+        chunks, starts = found
+        at = np.searchsorted(starts, rows, side="right") - 1
+        return [chunks[c][int(r - starts[c])].as_py() for c, r in zip(at.tolist(), rows.tolist())]
+
+
 def track_records(bundle: ModelBundle, rows: list[int]) -> list[TrackRecord]:
-    """The records of `rows`, in order: one take per column for the whole answer (up to 100 rows),
-    not one pandas lookup per column per row, which cost most of a 100-track /v1 answer
-    (benchmarks/spotify_http.py)."""
+    """The records of `rows`, in order, for a whole /v1 answer (up to 100 rows) at once."""
     si = steer_index(bundle)
-    t = bundle.tracks
+    cells = bundle.derived("steer_catalog_cells", _Cells)
     at = np.asarray(rows, dtype=np.int64)
-    cols = {c: (t[c].take(at).tolist() if c in t.columns else [None] * len(rows)) for c in COLUMNS}
+    cols = {c: cells.get(c, at) for c in COLUMNS}
     values = {f: si.values[f][at] for f in TUNABLE if f in si.values}
     in_model = bundle.in_model[at]
     records = []
