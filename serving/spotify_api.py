@@ -26,7 +26,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from music_assets.model.bundle import ModelBundle
 from music_assets.model.markets import region_for_code
-from music_assets.model.steer import SteerError, TrackRecord, available_genres, steer, track_records
+from music_assets.model.steer import SteerError, TrackRecord, available_genres, markets, steer, track_records
 from serving.model_store import LoadedModel, ModelStore
 from serving.params import BadRequest
 from serving.spotify_objects import audio_features_object, seed_object, track_object
@@ -75,9 +75,12 @@ PREFLIGHT = {**CORS, "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
              "Access-Control-Allow-Headers": "Authorization, Content-Type", "Access-Control-Max-Age": "86400"}
 
 
-@bp.after_request
+@bp.after_app_request
 def _cors(response: Response) -> Response:
-    response.headers.update(CORS)
+    # app-wide, for every /v1 path: an unknown /v1 route or a wrong method never reaches this
+    # blueprint, and a browser must still be able to read its Spotify-shaped error
+    if request.path == "/v1" or request.path.startswith("/v1/"):
+        response.headers.update(CORS)
     return response
 
 
@@ -177,14 +180,24 @@ def _ids(limit: int) -> list[str]:
     return ids
 
 
-def _playable(regions: list[str]) -> bool:
-    """is_playable: with ?market= (a code like PH, or the region's name), whether the track charted
-    there; markets are chart regions."""
+def _market(bundle: ModelBundle) -> str | None:
+    """The region ?market= names (a code like PH, or the region's name), None without one; an
+    unknown market is refused as Spotify refuses an invalid market code (400)."""
     market = (request.args.get("market") or "").strip()
     if not market or market.lower() == "from_token":
-        return True
+        return None
     names = {market.casefold(), (region_for_code(market) or market).casefold()}
-    return any(region.casefold() in names for region in regions)
+    known = markets(bundle)
+    found = next((m for m in known if m.casefold() in names), None)
+    if found is None:
+        raise BadRequest(f"Invalid market code: {market!r} is not a chart region of this catalog "
+                         f"(the largest: {', '.join(known[:5]) or 'none, the catalog has no charts'}).")
+    return found
+
+
+def _playable(regions: list[str], market: str | None) -> bool:
+    """is_playable: with a market, whether the track charted there (markets are chart regions)."""
+    return market is None or any(region.casefold() == market.casefold() for region in regions)
 
 
 def _records(bundle: ModelBundle, rows: list[int | None]) -> list[TrackRecord | None]:
@@ -196,7 +209,8 @@ def _records(bundle: ModelBundle, rows: list[int | None]) -> list[TrackRecord | 
 
 def _tracks(bundle: ModelBundle, rows: list[int | None]) -> list[dict[str, Any] | None]:
     base, root = _base()
-    return [track_object(r, base, root, playable=_playable(r.regions)) if r is not None else None
+    market = _market(bundle)
+    return [track_object(r, base, root, playable=_playable(r.regions, market)) if r is not None else None
             for r in _records(bundle, rows)]
 
 

@@ -174,8 +174,11 @@ def test_errors_carry_spotify_status_and_message(sp, base, seeds) -> None:
         answer = requests.get(base + path, timeout=5)
         assert answer.status_code == status, (path, answer.text)
         assert answer.json()["error"]["status"] == status and words in answer.json()["error"]["message"], path
+        assert answer.headers.get("Access-Control-Allow-Origin") == "*", path  # a browser can read the error
     wrong_method = requests.delete(f"{base}/v1/tracks/{seeds[0]}", timeout=5)
     assert wrong_method.status_code == 405 and wrong_method.json()["error"]["status"] == 405
+    assert wrong_method.headers.get("Access-Control-Allow-Origin") == "*"
+    assert "Access-Control-Allow-Origin" not in requests.get(f"{base}/model", timeout=5).headers  # /v1 only
     assert "GET" in wrong_method.headers["Allow"]
 
 
@@ -243,6 +246,9 @@ def test_market_keeps_tracks_that_charted_there(sp, base, demo_bundle, seeds) ->
         assert requests.get(track["href"], params={"market": region}, timeout=5).json()["is_playable"] is True
     elsewhere = next(tid for tid, charted in regions.items() if region not in list(charted))
     assert requests.get(f"{base}/v1/tracks/{elsewhere}", params={"market": region}, timeout=5).json()["is_playable"] is False
+    unknown = requests.get(f"{base}/v1/tracks/{elsewhere}", params={"market": "Atlantis"}, timeout=5)
+    assert unknown.status_code == 400 and "Invalid market code" in unknown.json()["error"]["message"]
+    assert requests.get(f"{base}/v1/tracks", params={"ids": elsewhere, "market": "from_token"}, timeout=5).status_code == 200
 
 
 def test_no_model_and_rate_limits_answer_in_spotify_shape(tmp_path_factory, demo_data_dir, seeds) -> None:
