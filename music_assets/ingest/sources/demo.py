@@ -5,6 +5,8 @@ so every stage is exercised honestly: base62 ids, ~45 genres in families whose a
 distributions overlap (genre is only partly recoverable from sound), 1-4 genres per artist,
 chart rows in the Kaggle layout with one track in many rows, and the mess real data has:
 missing features, no preview, shared titles, re-releases under a second id, malformed rows.
+A little over 300 lines: one generator, whose catalog, artists, regions and chart rows are drawn
+from streams of one seed and must agree with each other (a region's genres, an artist's tracks).
 """
 
 from __future__ import annotations
