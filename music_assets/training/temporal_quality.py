@@ -27,8 +27,7 @@ from music_assets.text import normalize_text
 from music_assets.model.hybrid import SIGNALS, HybridWeights
 from music_assets.training.cochart_eval import CutConfig, Split, cut_date, make_split, ranking_metrics
 from music_assets.training.evaluate import METRICS, Catalog, evaluate_mode
-from music_assets.training.hybrid_weights import (GRID, QUERY_CHUNK, RERANK_GRID, Rerank, chunked_tops, genre_hits,
-                                                  score_grid, score_rerank_grid, slot_hits, top_k_rows)
+from music_assets.training.hybrid_weights import GRID, QUERY_CHUNK, chunked_tops, genre_hits, score_grid, top_k_rows
 from music_assets.training.signals.catalog_signals import CatalogSignals, catalog_signals
 from music_assets.training.signals.chart_profile import ProfileParams, chart_period
 
@@ -126,46 +125,6 @@ def choose_hybrid_weights(chart_rows: storage.Location, catalog: TemporalCatalog
     allowed = [i for i, m in enumerate(mean) if m[2] >= floor] or list(range(len(mean)))
     best = max(allowed, key=lambda i: smooth[i])  # the first of equal scores, in grid order
     return mean[best][0], cuts[0], mean
-
-
-def rerank_validation(chart_rows: storage.Location, catalog: TemporalCatalog, start: date, cut: date,
-                      cfg: CutConfig, params: ProfileParams, fallback: HybridWeights = HybridWeights()) -> dict:
-    """The chart-shortlist re-ranking (candidate form) on the validation folds before `cut`: per form
-    the mean co-chart and genre hit rates, chart_profile alone and the audio genre floor on the same
-    folds, the form the blend's selection would pick (smoothed, guarded) and the best guarded one."""
-    ids_all = np.asarray(list(catalog.track_ids), dtype=object)
-    genres_all = [frozenset(g) for g in catalog.genres]
-    totals: dict[Rerank, list[tuple[float, float]]] = {}
-    audio_genre, chart_alone, n_queries = [], [], []
-    chart_only = HybridWeights(audio=0.0, chart=1.0, genre=0.0, recency=0.0)
-    for inner in validation_cuts(start, cut, cfg.fraction):
-        split = _split(chart_rows, catalog, start, inner, cut, cfg)
-        signals = catalog.signals(chart_rows, inner, params)
-        q_rows = split.candidates[split.queries]
-        q_genres = [genres_all[i] for i in q_rows]
-        c_genres = [genres_all[i] for i in split.candidates]
-        c_ids = ids_all[split.candidates]
-        n_queries.append(len(q_rows))
-        audio_genre.append(genre_hits(_audio_top(catalog, q_rows, split.candidates, cfg.k), q_genres, c_genres))
-        top = chunked_tops(signals, q_rows, split.candidates, [chart_only], cfg.k)[chart_only]
-        chart_alone.append((slot_hits(top, c_ids, split.relevant), genre_hits(top, q_genres, c_genres)))
-        for f, hit, genre in score_rerank_grid(signals, q_rows, split.candidates, c_ids, split.relevant,
-                                               q_genres, c_genres, fallback, cfg.k):
-            totals.setdefault(f, []).append((hit, genre))
-    mean = [(f, float(np.mean([v[0] for v in vs])), float(np.mean([v[1] for v in vs]))) for f, vs in totals.items()]
-    keys = list(RERANK_GRID)
-    pos = np.array([[RERANK_GRID[key].index(f.of(key)) for key in keys] for f, _, _ in mean])
-    hits = np.array([h for _, h, _ in mean])
-    smooth = [float(hits[np.abs(pos - p).max(axis=1) <= 1].mean()) for p in pos]
-    floor = float(np.mean(audio_genre))
-    allowed = [i for i, m in enumerate(mean) if m[2] >= floor]
-    picked = max(allowed, key=lambda i: smooth[i]) if allowed else None
-    best = max(allowed, key=lambda i: mean[i][1]) if allowed else None
-    best_any = max(range(len(mean)), key=lambda i: mean[i][1])
-    return {"chart_alone": (float(np.mean([c[0] for c in chart_alone])), float(np.mean([c[1] for c in chart_alone]))),
-            "audio_genre": floor, "n_queries": n_queries, "picked": mean[picked] if picked is not None else None,
-            "picked_smoothed": smooth[picked] if picked is not None else None,
-            "best_guarded": mean[best] if best is not None else None, "best_any": mean[best_any], "scored": mean}
 
 
 def smoothed(scored: list[tuple[HybridWeights, float, float]]) -> list[float]:
