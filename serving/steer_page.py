@@ -1,11 +1,12 @@
 """The page that lets a listener steer (issue 16): several songs as seeds, sliders for the main
-targets, a market, "more like this" on every result.
+targets, a market, "more like this" and "less like this" on every result.
 
 One GET form, so it works without JavaScript and every state is a link: `seed` (repeated track
 ids), `use_<feature>` + `target_<feature>` (a slider counts only when its box is ticked; the page's
 script ticks it when the slider is touched), `market`, `k`; the actions `add` (typed text, found
 as on the search page), `add_id` (a result's "more like this", or a pick among songs sharing a
-title) and `remove`. The answer comes from music_assets.model.steer; the page adds nothing to it.
+title), `remove`; `avoid` (repeated track ids: negative seeds, "less like these") with the actions
+`avoid_id` (a result's "less like this") and `unavoid`. The answer comes from music_assets.model.steer; the page adds nothing to it.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class SteerState:
     """What the form says, checked: the seeds, the sliders in use, the market, the list length."""
 
     seeds: list[str] = field(default_factory=list)
+    avoid: list[str] = field(default_factory=list)  # "less like these": negative seeds, never recommended
     targets: dict[str, float] = field(default_factory=dict)  # only the enabled sliders
     positions: dict[str, float] = field(default_factory=dict)  # every slider's position, for the form
     market: str = ""
@@ -54,6 +56,8 @@ class SteerState:
     def link(self) -> str:
         """This page's URL for the state: a shareable link holding no action (add, remove)."""
         params: dict[str, Any] = {"seed": self.seeds}
+        if self.avoid:
+            params["avoid"] = self.avoid
         for name, value in self.targets.items():
             params[f"use_{name}"] = "on"
             params[f"target_{name}"] = _shown(value)
@@ -93,6 +97,10 @@ def parse_state(args, model) -> SteerState:
                 state.seeds.append(tid)
             else:  # a link from before the catalog changed: say so, keep the rest
                 state.notices.append(f"A song of this link ({tid}) is not in the catalog any more; it was left out.")
+    for raw in args.getlist("avoid")[: MAX_PAGE_SEEDS * 2]:
+        tid = parse_track_id(raw)
+        if tid and tid not in state.avoid and tid not in state.seeds and tid in model.bundle.id_index:
+            state.avoid.append(tid)  # one no longer in the catalog simply stops counting
     for name, (label, _low, _high, lo, hi, _step, start) in SLIDERS.items():
         value = _number(args.get(f"target_{name}"), label.split(" (")[0].lower(), lo, hi, start)
         state.positions[name] = value
@@ -114,6 +122,12 @@ def parse_state(args, model) -> SteerState:
     removed = parse_track_id(args.get("remove"))
     if removed in state.seeds:
         state.seeds.remove(removed)
+    unavoided = parse_track_id(args.get("unavoid"))
+    if unavoided in state.avoid:
+        state.avoid.remove(unavoided)
+    avoided = parse_track_id(args.get("avoid_id"))
+    if avoided:
+        _avoid(state, model, avoided)
     added = parse_track_id(args.get("add_id"))
     if added:
         _add(state, model, added)
@@ -136,6 +150,24 @@ def _add(state: SteerState, model, track_id: str) -> None:
         state.notices.append(f"At most {MAX_PAGE_SEEDS} songs at a time: remove one first.")
     else:
         state.seeds.append(str(model.bundle.tracks["track_id"].iat[row]))
+        if state.seeds[-1] in state.avoid:  # liked after all
+            state.avoid.remove(state.seeds[-1])
+
+
+def _avoid(state: SteerState, model, track_id: str) -> None:
+    row = model.bundle.id_index.get(track_id)
+    if row is None:
+        state.notices.append("That song is not in the catalog any more.")
+    elif not model.bundle.in_model[row]:
+        state.notices.append(f"“{model.bundle.tracks['title'].iat[row]}” has no sound measurements, "
+                             "so it cannot steer; try another song.")
+    elif track_id in state.seeds:
+        state.notices.append("That song is one of your songs: remove it first.")
+    elif track_id not in state.avoid:
+        if len(state.avoid) >= MAX_PAGE_SEEDS:
+            state.notices.append(f"At most {MAX_PAGE_SEEDS} songs to steer away from: undo one first.")
+        else:
+            state.avoid.append(str(model.bundle.tracks["track_id"].iat[row]))
 
 
 def _add_typed(state: SteerState, model, text: str) -> None:
@@ -183,19 +215,21 @@ def steer_page():
         state = parse_state(request.args, model)
     except BadRequest as exc:
         start = SteerState(positions={name: slider[6] for name, slider in SLIDERS.items()})
-        return render_template("steer.html", error=exc.message, state=start, seeds=[], results=[], **page), exc.status
+        return render_template("steer.html", error=exc.message, state=start, seeds=[], avoided=[], results=[],
+                               **page), exc.status
     results: list[dict[str, Any]] = []
     pool = None
     if state.seeds:
         try:
             answer = steering.steer(bundle, steering.SteerRequest(
-                seed_tracks=tuple(state.seeds), limit=state.k, market=state.market or None, target=state.targets,
+                seed_tracks=tuple(state.seeds), negative_tracks=tuple(state.avoid), limit=state.k, market=state.market or None, target=state.targets,
                 mode=state.mode))
             results, pool = [_result_view(bundle, r) for r in answer.results], answer.pool_size
         except steering.SteerError as exc:
             state.notices.append(str(exc))
     seeds = [with_listening(bundle, track_view(bundle, bundle.id_index[s])) for s in state.seeds]
+    avoided = [track_view(bundle, bundle.id_index[s]) for s in state.avoid]
     return render_template(
-        "steer.html", state=state, seeds=seeds, results=results, pool=pool,
+        "steer.html", state=state, seeds=seeds, avoided=avoided, results=results, pool=pool,
         choices=[track_view(bundle, r) for r in state.choices], share=state.link() if state.seeds else None, **page,
     )

@@ -120,6 +120,16 @@ def test_a_listener_steers(browser, served) -> None:
     assert f"seed={picked}" in share and "market=" in share
     shot(page, "steer-5-more-like-this")
 
+    disliked = result_ids(page)[0]
+    page.locator("#steer-results > li").first.get_by_role("button", name="Less like").click()
+    page.wait_for_selector("#avoided")
+    assert page.locator("#avoided li").evaluate_all("els => els.map(e => e.dataset.id)") == [disliked]
+    assert disliked not in result_ids(page) and seed_ids(page) == [second["track_id"], picked]
+    assert all(market in list(regions[i]) for i in result_ids(page))
+    share = page.locator("#share").get_attribute("href")
+    assert f"avoid={disliked}" in share
+    shot(page, "steer-5b-less-like-this")
+
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "steer-6-phone")

@@ -77,6 +77,30 @@ def test_seeds_added_removed_and_more_like_this(client, bundle) -> None:
     assert f"At most {MAX_PAGE_SEEDS} songs" in html and len(ids(html, "seeds")) == MAX_PAGE_SEEDS
 
 
+def test_less_like_this_steers_away_and_undo_restores(client, bundle) -> None:
+    seed = popular(bundle, 1)[0]
+    before = ids(client.get("/steer", query_string={"seed": seed}).get_data(as_text=True), "steer-results")
+    disliked = before[0]
+    html = client.get("/steer", query_string={"seed": seed, "avoid_id": disliked}).get_data(as_text=True)
+    assert ids(html, "avoided") == [disliked] and ids(html, "seeds") == [seed]
+    after = ids(html, "steer-results")
+    assert disliked not in after and after != before[1:len(after) + 1]  # pushed away, not just one left out
+    assert f'name="avoid" value="{disliked}"' in html  # kept in the form, so the next steer keeps it
+    for tid in after:
+        assert f'name="avoid_id" value="{tid}"' in html  # less like this on every result
+    # the page's answer is the model's: steer() with that negative seed
+    expected = steering.steer(bundle, steering.SteerRequest(seed_tracks=(seed,), negative_tracks=(disliked,), limit=12))
+    assert after == [str(bundle.tracks["track_id"].iat[r.row]) for r in expected.results]
+    share = re.search(r'id="share" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert ids(client.get(share).get_data(as_text=True), "avoided") == [disliked]
+    undone = client.get("/steer", query_string={"seed": seed, "avoid": disliked, "unavoid": disliked}).get_data(as_text=True)
+    assert ids(undone, "avoided") == [] and ids(undone, "steer-results") == before
+    liked = client.get("/steer", query_string={"seed": seed, "avoid": disliked, "add_id": disliked}).get_data(as_text=True)
+    assert ids(liked, "seeds") == [seed, disliked] and ids(liked, "avoided") == []  # liked after all
+    mine = client.get("/steer", query_string={"seed": seed, "avoid_id": seed}).get_data(as_text=True)
+    assert "one of your songs" in mine and ids(mine, "avoided") == []
+
+
 def test_a_shared_title_asks_which_and_an_unknown_one_suggests(client, bundle) -> None:
     t = bundle.tracks
     counts = t["title"].value_counts()
