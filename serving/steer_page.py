@@ -137,14 +137,25 @@ def parse_state(args, model) -> SteerState:
     return state
 
 
-def _add(state: SteerState, model, track_id: str) -> None:
+def _steering_row(state: SteerState, model, track_id: str) -> int | None:
+    """The row of a song that can steer (in the catalog, with sound measurements), else None with a
+    notice: the one check for both "more like this" and "less like this"."""
     row = model.bundle.id_index.get(track_id)
     if row is None:
         state.notices.append("That song is not in the catalog any more.")
     elif not model.bundle.in_model[row]:
         state.notices.append(f"“{model.bundle.tracks['title'].iat[row]}” has no sound measurements, "
                              "so it cannot steer; try another song.")
-    elif track_id in state.seeds:
+    else:
+        return row
+    return None
+
+
+def _add(state: SteerState, model, track_id: str) -> None:
+    row = _steering_row(state, model, track_id)
+    if row is None:
+        return
+    if track_id in state.seeds:
         state.notices.append("That song is already one of your songs.")
     elif len(state.seeds) >= MAX_PAGE_SEEDS:
         state.notices.append(f"At most {MAX_PAGE_SEEDS} songs at a time: remove one first.")
@@ -155,19 +166,15 @@ def _add(state: SteerState, model, track_id: str) -> None:
 
 
 def _avoid(state: SteerState, model, track_id: str) -> None:
-    row = model.bundle.id_index.get(track_id)
-    if row is None:
-        state.notices.append("That song is not in the catalog any more.")
-    elif not model.bundle.in_model[row]:
-        state.notices.append(f"“{model.bundle.tracks['title'].iat[row]}” has no sound measurements, "
-                             "so it cannot steer; try another song.")
-    elif track_id in state.seeds:
+    row = _steering_row(state, model, track_id)
+    if row is None or track_id in state.avoid:
+        return
+    if track_id in state.seeds:
         state.notices.append("That song is one of your songs: remove it first.")
-    elif track_id not in state.avoid:
-        if len(state.avoid) >= MAX_PAGE_SEEDS:
-            state.notices.append(f"At most {MAX_PAGE_SEEDS} songs to steer away from: undo one first.")
-        else:
-            state.avoid.append(str(model.bundle.tracks["track_id"].iat[row]))
+    elif len(state.avoid) >= MAX_PAGE_SEEDS:
+        state.notices.append(f"At most {MAX_PAGE_SEEDS} songs to steer away from: undo one first.")
+    else:
+        state.avoid.append(str(model.bundle.tracks["track_id"].iat[row]))
 
 
 def _add_typed(state: SteerState, model, text: str) -> None:
