@@ -56,8 +56,8 @@ def test_hybrid_results_are_ranked_by_the_blended_score_and_explained_in_listene
         assert len(results) == 10
         scores = model.vectors[[r.index for r in results]] @ query_vector(model.vectors, q, model.weights)
         top_raw = max(top_raw, float(scores.max()))
-        # shown as a similarity in [0, 1]: the score over its largest possible value 1 + w_recency + w_now
-        want = np.clip(scores / (1 + model.weights.prior), 0, 1)
+        # shown as a similarity in [0, 1]: the score over its largest possible value 1 + w_prior
+        want = np.clip(scores / (1 + model.weights.recency), 0, 1)
         assert [r.similarity for r in results] == pytest.approx(want.tolist(), abs=1e-5)
         assert all(0 <= r.similarity <= 1 and r.distance == pytest.approx(1 - r.similarity) for r in results)
         assert all(a <= b + 1e-7 for a, b in zip([r.distance for r in results], [r.distance for r in results][1:]))
@@ -91,7 +91,7 @@ def test_quality_json_carries_the_temporal_evaluation_and_the_default_follows_it
     if "skipped" in temporal:
         pytest.fail(f"the demo's temporal evaluation was skipped: {temporal['skipped']}")
     modes = temporal["modes"]
-    assert set(modes) == {"random", "popular", "charting_now", "audio", "chart_profile", "genres", "hybrid"}
+    assert set(modes) == {"random", "popular", "audio", "chart_profile", "genres", "hybrid"}
     for m in modes.values():
         assert {"cochart_lift_hit_at_10", "cochart_lift_ndcg_at_10", "genre_hit_rate", "coverage"} <= set(m)
     assert temporal["cut"] > temporal["validation_cut"] > temporal["start"]
@@ -151,7 +151,7 @@ def test_the_hybrid_ann_index_returns_the_exact_scores_of_nearly_the_exact_top_1
         got = recommend(indexed, q, "hybrid", 10)
         want = recommend(exact, q, "hybrid", 10)
         scores = model.vectors[[r.index for r in got]] @ query_vector(model.vectors, q, model.weights)
-        assert [r.similarity for r in got] == pytest.approx(np.clip(scores / (1 + model.weights.prior), 0, 1).tolist(), abs=1e-5)
+        assert [r.similarity for r in got] == pytest.approx(np.clip(scores / (1 + model.weights.recency), 0, 1).tolist(), abs=1e-5)
         overlap.append(len({r.index for r in got} & {r.index for r in want}) / 10)
     assert np.mean(overlap) >= 0.9
     (folder / hybrid_ann.INDEX_FILE).write_bytes(b"not an index")

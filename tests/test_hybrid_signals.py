@@ -18,7 +18,7 @@ from music_assets.model.hybrid import SIGNALS, HybridWeights, blend, query_vecto
 from music_assets.training.cochart_eval import lift_relevance, make_split, presence, ranking_metrics
 from music_assets.training.hybrid_weights import ScoreParts, score_parts
 from music_assets.training.signals.catalog_signals import CatalogSignals
-from music_assets.training.signals.chart_profile import ProfileParams, align, align_now, compute_profiles
+from music_assets.training.signals.chart_profile import ProfileParams, align, compute_profiles
 from music_assets.training.signals.genre_vectors import genre_vectors
 
 START = date(2020, 1, 6)
@@ -69,24 +69,6 @@ def test_chart_profiles_put_one_audience_together_and_ignore_rows_after_the_cut(
     changed = rows + [("a0", "artist a0", "Brazil", cut + timedelta(days=d), 1) for d in range(20)]
     again = compute_profiles(chart_file(tmp_path / "changed.parquet", changed), cut, ProfileParams(dims=4))
     assert np.array_equal(again.vectors, profiles.vectors) and np.array_equal(again.recency, profiles.recency)
-    assert np.array_equal(again.now, profiles.now)
-
-
-def test_charting_now_is_a_chart_row_in_the_week_before_the_cut(tmp_path: Path) -> None:
-    cut = START + timedelta(days=60)
-    rows = [("early", "artist e", "Philippines", START + timedelta(days=d), 5) for d in range(40)]
-    rows += [("edge", "artist d", "Philippines", cut - timedelta(days=7), 50),  # the first day of the window
-             ("outside", "artist o", "Philippines", cut - timedelta(days=8), 50),
-             ("late", "artist l", "Brazil", cut - timedelta(days=1), 150),
-             ("after", "artist a", "Philippines", cut, 1)]  # on the cut: not known yet
-    profiles = compute_profiles(chart_file(tmp_path / "rows.parquet", rows), cut, ProfileParams(dims=2))
-    now = dict(zip(profiles.track_ids, profiles.now))
-    assert now == {"early": 0, "edge": 1, "outside": 0, "late": 1}
-    wider = compute_profiles(chart_file(tmp_path / "rows2.parquet", rows), cut, ProfileParams(dims=2, now_days=10))
-    assert dict(zip(wider.track_ids, wider.now))["outside"] == 1 and dict(zip(wider.track_ids, wider.now))["early"] == 0
-    # a new release (no chart rows of its own) by an artist charting now gets half the artist's flag
-    flags = align_now(profiles, ["late", "new by l", "new by e", "unknown"], ["artist l", "artist l", "artist e", "x"])
-    assert flags.tolist() == [1.0, 0.5, 0.0, 0.0]
 
 
 def test_a_track_without_chart_history_gets_its_artists_profile(tmp_path: Path) -> None:
@@ -115,20 +97,19 @@ def random_signals(n: int, seed: int) -> CatalogSignals:
         blocks[name] = x / np.linalg.norm(x, axis=1, keepdims=True)
         present[name] = rng.random(n) < 0.7
         blocks[name][~present[name]] = 0
-    now = (rng.random(n) < 0.3).astype(np.float32)
-    return CatalogSignals(blocks, present, rng.random(n).astype(np.float32), now, np.array(["track"] * n), None)
+    return CatalogSignals(blocks, present, rng.random(n).astype(np.float32), np.array(["track"] * n), None)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_blended_inner_product_is_the_weighted_sum_of_cosines_over_shared_signals(seed: int) -> None:
     s = random_signals(40, seed)
-    w = HybridWeights(audio=0.3, chart=1.0, genre=0.2, recency=0.4, now=0.5)
-    vectors, layout = blend(s.blocks, s.present, s.prior, w, now=s.now)
+    w = HybridWeights(audio=0.3, chart=1.0, genre=0.2, recency=0.4)
+    vectors, layout = blend(s.blocks, s.present, s.prior, w)
     for q, t in [(0, 1), (2, 3), (5, 9), (7, 7)]:
         wq = sum(w.of(n) for n in SIGNALS if s.present[n][q])
         wt = sum(w.of(n) for n in SIGNALS if s.present[n][t])
         cos = sum(w.of(n) * float(s.blocks[n][q] @ s.blocks[n][t]) for n in SIGNALS if s.present[n][q] and s.present[n][t])
-        expected = (cos / np.sqrt(wq * wt) if wq and wt else 0.0) + w.recency * s.prior[t] + w.now * s.now[t]
+        expected = (cos / np.sqrt(wq * wt) if wq and wt else 0.0) + w.recency * s.prior[t]
         assert query_vector(vectors, q, w) @ vectors[t] == pytest.approx(expected, abs=1e-5)
     # the evaluation's fast path ranks exactly as the served vectors do
     rows = np.arange(40)

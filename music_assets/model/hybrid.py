@@ -3,12 +3,10 @@
 Each signal is a block of unit-length rows (cosine = inner product). A track's vector is the
 blocks side by side, block i scaled by sqrt(w_i / W_t) where W_t sums the weights of the signals
 the track has (a track without chart history or genres is compared on what it has, at full
-strength), plus one last component, the prior: (w_recency * recency_t + w_now * now_t) / sqrt(P)
-with P = w_recency + w_now (recency_t: decayed chart presence; now_t: 1 when the track charts in
-the last chart week). The query's vector is the same with that last component set to sqrt(P): so
-query . track = sum_i w_i cos_i / sqrt(W_q W_t) + w_recency * recency_t + w_now * now_t, the
-weighted sum of cosines plus the prior, one inner product (exact as a matrix-vector product, or
-through an inner-product ANN index).
+strength), plus one last component sqrt(w_prior) * prior_t. The query's vector is the same with
+that last component set to sqrt(w_prior): so query . track = sum_i w_i cos_i / sqrt(W_q W_t)
++ w_prior * prior_t, the weighted sum of cosines plus a recency prior, one inner product (exact as
+a matrix-vector product, or through an inner-product ANN index).
 
 The weights are chosen on a validation period that precedes the evaluated one
 (training/hybrid_weights.py); the vectors are data in the bundle (hybrid.parquet).
@@ -28,7 +26,6 @@ from music_assets import storage
 
 SIGNALS: tuple[str, ...] = ("audio", "chart", "genre")
 PRIOR = "recency"
-NOW = "now"  # the second part of the prior: "charting now" (docs/hybrid.md, "Charting now")
 
 
 class HybridError(ValueError):
@@ -41,22 +38,16 @@ class HybridWeights:
     chart: float = 1.0
     genre: float = 0.1
     recency: float = 0.3
-    now: float = 0.0  # absent from hybrid.json written before it: 0, the vectors as they were
 
     def of(self, name: str) -> float:
         return float(getattr(self, name))
-
-    @property
-    def prior(self) -> float:
-        """The prior column's total weight: the query side is sqrt of it, a track's part at most it."""
-        return float(self.recency + self.now)
 
     def to_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "HybridWeights":
-        unknown = set(d) - set(SIGNALS) - {PRIOR, NOW}
+        unknown = set(d) - set(SIGNALS) - {PRIOR}
         if unknown:
             raise HybridError(f"unknown hybrid weight(s): {', '.join(sorted(unknown))}")
         values = {k: float(v) for k, v in d.items()}
@@ -84,12 +75,11 @@ class Layout:
 
 
 def blend(blocks: dict[str, np.ndarray], present: dict[str, np.ndarray], prior: np.ndarray,
-          weights: HybridWeights, now: np.ndarray | None = None) -> tuple[np.ndarray, Layout]:
+          weights: HybridWeights) -> tuple[np.ndarray, Layout]:
     """n x D float32 vectors (see the module docstring) and where each block sits.
 
     `blocks[name]` is n x d_name with unit (or zero) rows; `present[name]` says which tracks have
-    that signal; `prior` is the recency prior and `now` the charting-now flag (None: no track
-    charts now). A track with none of the signals keeps only its prior."""
+    that signal. A track with none of them keeps only its prior."""
     n = len(prior)
     spans: dict[str, tuple[int, int]] = {}
     parts, total = [], np.zeros(n, dtype=np.float64)
@@ -109,23 +99,14 @@ def blend(blocks: dict[str, np.ndarray], present: dict[str, np.ndarray], prior: 
         a, z = spans[name]
         has = np.asarray(present[name], dtype=bool)
         out[:, a:z] = b * (np.sqrt(weights.of(name) * scale) * has)[:, None].astype(np.float32)
-    out[:, -1] = prior_column(np.asarray(prior, dtype=np.float32),
-                              np.zeros(n, dtype=np.float32) if now is None else np.asarray(now, dtype=np.float32), weights)
+    out[:, -1] = np.sqrt(weights.recency) * np.asarray(prior, dtype=np.float32)
     return out, Layout(spans)
 
 
-def prior_column(recency: np.ndarray, now: np.ndarray, weights: HybridWeights) -> np.ndarray:
-    """The track side of the prior column: (w_recency * recency + w_now * now) / sqrt(P), so that
-    with the query side sqrt(P) the inner product adds w_recency * recency + w_now * now."""
-    if weights.prior <= 0:
-        return np.zeros(len(recency), dtype=np.float32)
-    return ((weights.recency * recency + weights.now * now) / np.sqrt(weights.prior)).astype(np.float32)
-
-
 def query_vector(vectors: np.ndarray, row: int, weights: HybridWeights) -> np.ndarray:
-    """The query side of row's vector: its blocks as they are, the prior column at sqrt(P)."""
+    """The query side of row's vector: its blocks as they are, the prior column at sqrt(w_prior)."""
     q = np.array(vectors[row], dtype=np.float32, copy=True)
-    q[-1] = np.sqrt(weights.prior)
+    q[-1] = np.sqrt(weights.recency)
     return q
 
 
@@ -136,12 +117,11 @@ def contributions(vectors: np.ndarray, query: np.ndarray, rows: np.ndarray, layo
 
 def similarity(scores: np.ndarray, weights: HybridWeights) -> np.ndarray:
     """Scores as a similarity in [0, 1] for people (the CLI, the API, the page): the score over its
-    largest possible value 1 + P (the cosine part is at most 1, the prior part at most
-    P = w_recency + w_now, recency and now being in [0, 1]), a negative score (a song unlike the
-    query) shown as 0.
+    largest possible value 1 + w_prior (the cosine part is at most 1, the prior part at most
+    w_prior, the prior being in [0, 1]), a negative score (a song unlike the query) shown as 0.
     Monotone in the score, so a list keeps its order; the ranking itself uses the raw score, which
     the prior can push over 1 (1 - score was a negative "distance")."""
-    return np.clip(np.asarray(scores, dtype=np.float64) / (1.0 + weights.prior), 0.0, 1.0)
+    return np.clip(np.asarray(scores, dtype=np.float64) / (1.0 + weights.recency), 0.0, 1.0)
 
 
 def top_k(vectors: np.ndarray, query: np.ndarray, k: int, excluded: np.ndarray,

@@ -174,7 +174,7 @@ class HybridSpace(Space):
     def __init__(self, bundle: ModelBundle, model) -> None:  # model: hybrid.HybridModel
         self.model = model
         self.vectors = model.vectors
-        self.prior = float(np.sqrt(model.weights.prior))
+        self.prior = float(np.sqrt(model.weights.recency))
 
     def seed_vector(self, si, kind, key, rows):
         if kind == "TRACK":

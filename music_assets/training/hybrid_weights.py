@@ -27,7 +27,6 @@ GRID = {
     "chart": (1.0,),  # the scale: only the ratios matter
     "genre": (0.0, 0.05, 0.1, 0.2, 0.4),
     "recency": (0.0, 0.1, 0.2, 0.3, 0.5, 0.8),
-    "now": (0.0, 0.1, 0.2, 0.5, 1.0),  # charting now (docs/hybrid.md, "Charting now")
 }
 
 
@@ -43,8 +42,7 @@ class ScoreParts:
     cosines: dict[str, np.ndarray]  # name -> q x n
     q_present: dict[str, np.ndarray]  # name -> q
     c_present: dict[str, np.ndarray]  # name -> n
-    prior: np.ndarray  # n: the recency prior
-    now: np.ndarray  # n: charting now (0/1; half an artist's mean for a track without history)
+    prior: np.ndarray  # n
     excluded: np.ndarray  # q x n bool: the query itself
 
     def scores(self, w: HybridWeights) -> np.ndarray:
@@ -53,7 +51,7 @@ class ScoreParts:
         wc = sum(w.of(s) * self.c_present[s] for s in SIGNALS)
         norm = np.sqrt(np.outer(np.maximum(wq, 1e-12), np.maximum(wc, 1e-12)))
         total = sum(w.of(s) * self.cosines[s] * np.outer(self.q_present[s], self.c_present[s]) for s in SIGNALS)
-        out = total / norm + (w.recency * self.prior + w.now * self.now)[None, :]
+        out = total / norm + w.recency * self.prior[None, :]
         out[self.excluded] = -np.inf
         return out
 
@@ -66,7 +64,6 @@ def score_parts(signals: CatalogSignals, query_rows: np.ndarray, candidate_rows:
         q_present={s: signals.present[s][query_rows].astype(np.float32) for s in SIGNALS},
         c_present={s: signals.present[s][candidate_rows].astype(np.float32) for s in SIGNALS},
         prior=signals.prior[candidate_rows].astype(np.float32),
-        now=signals.now[candidate_rows].astype(np.float32),
         excluded=query_rows[:, None] == candidate_rows[None, :],
     )
 

@@ -59,7 +59,7 @@ def cut_of(config: HybridConfig, start: date, end: date) -> date:
 
 @dg.asset(pool=DATA_FOLDER_POOL,
           group_name="model", kinds={"parquet", "json"}, deps=["chart_profiles", "genre_vectors", "chart_rows"],
-          owners=OWNERS, tags=tags("model"), code_version="3")
+          owners=OWNERS, tags=tags("model"), code_version="2")
 def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, recommender_model: BundleRef,
                    store: DataStore) -> dg.MaterializeResult:
     """One vector per track blending sound, chart co-listening and genres, weights chosen before the cut."""
@@ -101,10 +101,7 @@ def hybrid_vectors(context: dg.AssetExecutionContext, config: HybridConfig, reco
     catalog = temporal_catalog(bundle)
     present = {"audio": np.asarray(catalog.audio_present) & (np.abs(blocks["audio"]).sum(axis=1) > 0),
                "chart": (charts["chart_source"] != "none").to_numpy(), "genre": genres["has_genres"].to_numpy(dtype=bool)}
-    if "now" not in charts.columns:
-        raise dg.Failure("chart_profiles has no 'now' column (written by an older version): rematerialize chart_profiles")
-    vectors, layout = blend(blocks, present, charts["recency"].to_numpy(dtype=np.float32), weights,
-                            now=charts["now"].to_numpy(dtype=np.float32))
+    vectors, layout = blend(blocks, present, charts["recency"].to_numpy(dtype=np.float32), weights)
     write_hybrid(path, ids.to_numpy(dtype=object), vectors, layout, weights,
                  {"top_region": charts["top_region"].fillna("").to_numpy(dtype=object),
                   "peak_year": charts["peak_year"].fillna(0).to_numpy(dtype=np.int64),

@@ -16,8 +16,7 @@ import numpy as np
 
 from music_assets import storage
 from music_assets.model.hybrid import SIGNALS
-from music_assets.training.signals.chart_profile import ChartProfiles, ProfileParams, align, align_now, compute_profiles, \
-    normalize_rows
+from music_assets.training.signals.chart_profile import ChartProfiles, ProfileParams, align, compute_profiles, normalize_rows
 from music_assets.training.signals.genre_vectors import genre_vectors
 
 
@@ -25,8 +24,7 @@ from music_assets.training.signals.genre_vectors import genre_vectors
 class CatalogSignals:
     blocks: dict[str, np.ndarray]  # name -> n x d float32, unit or zero rows
     present: dict[str, np.ndarray]  # name -> n bool
-    prior: np.ndarray  # n float32 in [0, 1]: the recency prior
-    now: np.ndarray  # n float32 in [0, 1]: charting now (chart_profile.align_now)
+    prior: np.ndarray  # n float32 in [0, 1]
     chart_source: np.ndarray  # "track", "artist" or "none" per track
     profiles: ChartProfiles
 
@@ -53,4 +51,4 @@ def catalog_signals(chart_rows: storage.Location, before: date, track_ids: Seque
         "chart": source != "none",
         "genre": np.abs(genre).sum(axis=1) > 0,
     }
-    return CatalogSignals(blocks, present, prior, align_now(profiles, track_ids, artists), source, profiles)
+    return CatalogSignals(blocks, present, prior, source, profiles)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import tempfile
 from dataclasses import asdict, dataclass, fields
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -37,8 +37,6 @@ from music_assets import storage
 PERIOD_DAYS = 7  # a slot is a (region, week): daily slots are too sparse for tracks that chart little
 DEFAULT_DIMS = 64
 DEFAULT_HALF_LIFE_WEEKS = 8.0
-# One chart week: a weekly chart has one date per week, so a shorter window could miss its last one.
-NOW_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,6 @@ class ProfileParams:
     prior_half_life_weeks: float = DEFAULT_HALF_LIFE_WEEKS  # decay of the recency prior's chart presence
     period_days: int = PERIOD_DAYS
     seed: int = 0
-    now_days: int = NOW_DAYS  # "charting now": a chart row in this many days before the cut
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,7 +98,6 @@ class ChartProfiles:
     track_ids: np.ndarray  # object, sorted
     vectors: np.ndarray  # n x d float32, rows unit length
     recency: np.ndarray  # n, in [0, 1]: decayed chart presence, log-scaled, 1 = the most present track
-    now: np.ndarray  # n float32, 1 where the track charts in the `now_days` before the cut, else 0
     top_region: np.ndarray  # object: the region where the track charts most
     peak_year: np.ndarray  # int: the year of its most chart rows
     singular_values: np.ndarray
@@ -111,11 +107,11 @@ class ChartProfiles:
         """No track charts: every catalog track gets chart_source "none" and the blend leaves the
         chart signal out for it (a catalog brought without charts)."""
         return cls(np.array([], dtype=object), np.zeros((0, dims), dtype=np.float32), np.zeros(0, dtype=np.float32),
-                   np.zeros(0, dtype=np.float32), np.array([], dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0))
+                   np.array([], dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0))
 
     def frame(self) -> pd.DataFrame:
         cols = {f"chart_{j}": self.vectors[:, j] for j in range(self.vectors.shape[1])}
-        return pd.DataFrame({"track_id": self.track_ids, **cols, "recency": self.recency, "now": self.now,
+        return pd.DataFrame({"track_id": self.track_ids, **cols, "recency": self.recency,
                              "top_region": self.top_region, "peak_year": self.peak_year})
 
 
@@ -152,8 +148,7 @@ WITH rows AS (
 SELECT track_id, region,
        CAST(floor(date_diff('day', DATE '{origin}', date) / {period}) AS INTEGER) AS period,
        sum(w * {decay}) AS weight,
-       sum(w * {prior_decay}) AS recent,
-       max(CASE WHEN date >= DATE '{now_from}' THEN 1 ELSE 0 END) AS now
+       sum(w * {prior_decay}) AS recent
 FROM rows GROUP BY ALL
 """
 WHERE_SQL = """
@@ -178,8 +173,7 @@ def chart_cells(chart_rows: storage.Location, before: date, params: ProfileParam
 
     origin = date(2000, 1, 3)  # a Monday: weeks run Monday to Sunday
     sql = CELLS_SQL.format(period=int(params.period_days), decay=decay(params.half_life_weeks),
-                           prior_decay=decay(params.prior_half_life_weeks), before=day, origin=origin.isoformat(),
-                           now_from=(before - timedelta(days=int(params.now_days))).isoformat())
+                           prior_decay=decay(params.prior_half_life_weeks), before=day, origin=origin.isoformat())
     with tempfile.TemporaryDirectory(prefix="chart-profile-spill-") as spill:
         con = _connect(memory_limit, spill)
         try:
@@ -238,10 +232,8 @@ def compute_profiles(chart_rows: storage.Location, before: date, params: Profile
                            shape=m.shape)
     presence = np.log1p(np.asarray(recent.sum(axis=1)).ravel())
     recency = (presence / presence.max()).astype(np.float32) if presence.max() > 0 else presence.astype(np.float32)
-    now = np.zeros(len(track_ids), dtype=np.float32)
-    np.maximum.at(now, track_codes, cells["now"].to_numpy(zero_copy_only=False).astype(np.float32))
     w = where.to_pandas().set_index("track_id").reindex(track_ids)
-    return ChartProfiles(track_ids=np.asarray(track_ids, dtype=object), vectors=vectors, recency=recency, now=now,
+    return ChartProfiles(track_ids=np.asarray(track_ids, dtype=object), vectors=vectors, recency=recency,
                          top_region=w["top_region"].to_numpy(dtype=object),
                          peak_year=w["peak_year"].to_numpy(dtype=np.int64), singular_values=s)
 
@@ -274,20 +266,3 @@ def align(profiles: ChartProfiles, track_ids: np.ndarray | list[str], artists: n
         recency[missing[ok]] = 0.5 * rec.to_numpy(dtype=np.float32)[found[ok]]
         source[missing[ok]] = "artist"
     return vectors, recency, source, pos
-
-
-def align_now(profiles: ChartProfiles, track_ids: np.ndarray | list[str], artists: np.ndarray | list[str]) -> np.ndarray:
-    """"Charting now" row-aligned with a catalog, as align() does the recency prior: the track's own
-    flag, else half its artist's mean (a new release by an artist charting now), else 0."""
-    pos = pd.Index(profiles.track_ids).get_indexer(list(track_ids))
-    have = pos >= 0
-    now = np.zeros(len(pos), dtype=np.float32)
-    now[have] = profiles.now[pos[have]]
-    if (~have).any() and have.any():
-        artists = pd.Series(list(artists), dtype=object)
-        means = pd.Series(now[have], index=artists[have].to_numpy()).groupby(level=0).mean()
-        missing = np.flatnonzero(~have)
-        found = means.index.get_indexer(artists.iloc[missing].to_numpy())
-        ok = found >= 0
-        now[missing[ok]] = 0.5 * means.to_numpy(dtype=np.float32)[found[ok]]
-    return now
