@@ -95,7 +95,8 @@ def report(name: str, chart_rows: Path, tracks: pd.DataFrame, cfg: CutConfig) ->
           f"chosen on {result.validation_cut}..{result.cut}; {seconds:.1f} s\n")
     print(result.table.round(4).to_markdown(index=False))
     print(f"\nhybrid / audio {ratio(hit['hybrid'], hit['audio'])}, / popular "
-          f"{ratio(hit['hybrid'], hit['popular'])}, / best single signal {ratio(hit['hybrid'], best_single)}; "
+          f"{ratio(hit['hybrid'], hit['popular'])}, / charting_now {ratio(hit['hybrid'], hit['charting_now'])}, "
+          f"/ best single signal {ratio(hit['hybrid'], best_single)}; "
           f"genre hit rate hybrid {t.loc['hybrid', 'genre_hit_rate']:.3f} vs audio {t.loc['audio', 'genre_hit_rate']:.3f}")
     print("issue 15's done-when: " + "; ".join(f"{name} {'holds' if ok else 'MISSED'}" for name, ok in done_when(t).items()))
     return result.table

@@ -91,7 +91,7 @@ def test_quality_json_carries_the_temporal_evaluation_and_the_default_follows_it
     if "skipped" in temporal:
         pytest.fail(f"the demo's temporal evaluation was skipped: {temporal['skipped']}")
     modes = temporal["modes"]
-    assert set(modes) == {"random", "popular", "audio", "chart_profile", "genres", "hybrid"}
+    assert set(modes) == {"random", "popular", "charting_now", "audio", "chart_profile", "genres", "hybrid"}
     for m in modes.values():
         assert {"cochart_lift_hit_at_10", "cochart_lift_ndcg_at_10", "genre_hit_rate", "coverage"} <= set(m)
     assert temporal["cut"] > temporal["validation_cut"] > temporal["start"]

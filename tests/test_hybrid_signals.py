@@ -158,17 +158,30 @@ def test_co_chart_lift_relevance_matches_a_plain_python_count(tmp_path: Path) ->
 
 def test_split_candidates_and_popularity_come_from_rows_before_the_cut(tmp_path: Path) -> None:
     rows = two_audiences(seed=4) + [("late", "newcomer", "Brazil", START + timedelta(days=100 + d), 1) for d in range(15)]
+    rows += [("gone", "one-season act", "Mexico", START + timedelta(days=d), 9) for d in range(30)]  # off the chart by the cut
     path = chart_file(tmp_path / "rows.parquet", rows)
     ids = sorted({r[0] for r in rows})
     artists = [dict((t, a) for t, a, *_ in rows)[t] for t in ids]
     cut = START + timedelta(days=90)
     split = make_split(path, ids, artists, START, cut, START + timedelta(days=200), n_queries=500, seed=0)
     cand = [ids[i] for i in split.candidates]
-    assert "late" not in cand and len(cand) == 12
+    assert "late" not in cand and len(cand) == 13
     before = pd.Series([t for t, _, r, d, _ in rows if d < cut]).value_counts()
     days = {t: len({(r, d) for tt, _, r, d, _ in rows if tt == t and d < cut}) for t in cand}
     assert list(split.popularity) == [days[t] for t in cand] and set(before.index) == set(cand)
     assert all(rel for rel in split.relevant) and len(split.queries) <= split.n_eligible
+    # charting now: a row in the 7 days before the cut (the charting_now baseline's pool)
+    last = {t: max(d for tt, _, _, d, _ in rows if tt == t and d < cut) for t in cand}
+    assert split.now.tolist() == [last[t] >= cut - timedelta(days=7) for t in cand]
+    assert 0 < split.now.sum() < len(cand)  # the fixture has both, so the check can fail
+
+
+def test_the_charting_now_baseline_picks_tracks_charting_now_first(tmp_path: Path) -> None:
+    from music_assets.training.temporal_quality import _charting_now_top
+    now = np.array([False, True, False, True, True, False])
+    top = _charting_now_top(now, np.array([1, 0]), 4, np.random.default_rng(0))
+    assert set(top[0][:2]) == {3, 4} and 1 not in top[0]  # the query itself left out
+    assert set(top[1][:3]) == {1, 3, 4} and 0 not in top[1]
 
 
 def test_ranking_metrics_count_slots_and_discount_ranks() -> None:

@@ -38,6 +38,7 @@ from music_assets import storage
 from music_assets.training.signals.chart_profile import chart_period
 
 QUERIES = 500
+NOW_DAYS = 7  # "charting now": a chart row in the week before the cut (weekly charts: one date a week)
 MIN_CO = 7
 MIN_LIFT = 2.0
 DEFAULT_FRACTION = 0.8
@@ -108,6 +109,13 @@ def presence(chart_rows: storage.Location, start: date, stop: date) -> Presence:
     return Presence(np.asarray(track_ids, dtype=object), m, len(slot_keys))
 
 
+def charting_now(chart_rows: storage.Location, cut: date, days: int = NOW_DAYS) -> set[str]:
+    """The tracks with a chart row in the `days` before `cut`: the charting_now baseline's pool."""
+    start = cut - timedelta(days=days)
+    df = _query(chart_rows, _SLOTS_SQL.format(start=start.isoformat(), stop=cut.isoformat()))
+    return set(df["track_id"].tolist())
+
+
 def chart_days(chart_rows: storage.Location, start: date, stop: date) -> pd.Series:
     """Distinct (region, date) slots per track in [start, stop): popularity as of `stop`."""
     df = _query(chart_rows, _DAYS_SQL.format(start=start.isoformat(), stop=stop.isoformat()))
@@ -162,6 +170,7 @@ class Split:
     queries: np.ndarray  # positions in `candidates`
     relevant: list[set[str]] = field(repr=False)
     n_eligible: int = 0  # candidates charting after the cut too; those with a relevant track are sampled
+    now: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=bool))  # per candidate: charting now
 
 
 def make_split(chart_rows: storage.Location, track_ids: Sequence[str], artists: Sequence[str], start: date,
@@ -186,8 +195,9 @@ def make_split(chart_rows: storage.Location, track_ids: Sequence[str], artists: 
                          "the period after the cut is too short or the charts too small")
     rng = np.random.default_rng(seed)
     picked = np.sort(rng.choice(scorable, size=min(n_queries, len(scorable)), replace=False))
+    now = ids[candidates].isin(charting_now(chart_rows, cut))
     return Split(start, cut, stop, candidates, before.reindex(ids[candidates]).to_numpy(dtype=np.float64),
-                 eligible[picked], [relevant[i] for i in picked], len(eligible))
+                 eligible[picked], [relevant[i] for i in picked], len(eligible), np.asarray(now, dtype=bool))
 
 
 # A ranker gets the query's position among the candidates and returns candidate positions, best first.

@@ -5,7 +5,8 @@
 with each mode and reports the co-chart metrics beside evaluate.py's genre hit rate and
 beyond-accuracy metrics on the same lists. Modes:
 
-- random, popular (most chart days before the cut): the floors;
+- random, popular (most chart days before the cut), charting_now (random among the tracks charting
+  in the week before the cut, then the rest: how much of a score is only "still charting"): the floors;
 - audio: nearest by Euclidean distance in standardized feature space (serving's `nearest`);
 - chart_profile, genres: one signal alone (cosine);
 - hybrid: the blend with the weights chosen before the cut (model/hybrid.py).
@@ -31,7 +32,7 @@ from music_assets.training.hybrid_weights import GRID, QUERY_CHUNK, chunked_tops
 from music_assets.training.signals.catalog_signals import CatalogSignals, catalog_signals
 from music_assets.training.signals.chart_profile import ProfileParams, chart_period
 
-TEMPORAL_MODES: tuple[str, ...] = ("random", "popular", "audio", "chart_profile", "genres", "hybrid")
+TEMPORAL_MODES: tuple[str, ...] = ("random", "popular", "charting_now", "audio", "chart_profile", "genres", "hybrid")
 COCHART_METRICS: tuple[str, ...] = ("cochart_lift_hit_at_10", "cochart_lift_ndcg_at_10", "cochart_lift_any_hit")
 
 
@@ -156,6 +157,17 @@ def _popular_top(popularity: np.ndarray, queries: np.ndarray, k: int) -> np.ndar
     return np.array([[p for p in order if p != q][:k] for q in queries.tolist()], dtype=np.int64)
 
 
+def _charting_now_top(now: np.ndarray, queries: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Per query a seeded random order of the candidates charting now, then of the others; the
+    query itself left out."""
+    out = np.empty((len(queries), min(k, len(now) - 1)), dtype=np.int64)
+    for i, q in enumerate(queries.tolist()):
+        score = rng.random(len(now)) + now
+        score[q] = -np.inf
+        out[i] = top_k_rows(score[None, :], out.shape[1])[0]
+    return out
+
+
 def _rankings(split: Split, catalog: TemporalCatalog, signals: CatalogSignals, weights: HybridWeights,
               k: int, seed: int) -> dict[str, np.ndarray]:
     """Per mode, q x k candidate positions, best first."""
@@ -169,6 +181,7 @@ def _rankings(split: Split, catalog: TemporalCatalog, signals: CatalogSignals, w
         rand[i] = picks + (picks >= q)
     out["random"] = rand
     out["popular"] = _popular_top(split.popularity, split.queries, k)
+    out["charting_now"] = _charting_now_top(split.now, split.queries, k, rng)
     out["audio"] = _audio_top(catalog, q_rows, cand, k)
     singles = {mode: HybridWeights(**{s: (1.0 if s == signal else 0.0) for s in SIGNALS}, recency=0.0)
                for mode, signal in (("chart_profile", "chart"), ("genres", "genre"))}
