@@ -98,6 +98,13 @@ def report(name: str, chart_rows: Path, tracks: pd.DataFrame, cfg: CutConfig) ->
           f"{ratio(hit['hybrid'], hit['popular'])}, / charting_now {ratio(hit['hybrid'], hit['charting_now'])}, "
           f"/ best single signal {ratio(hit['hybrid'], best_single)}; "
           f"genre hit rate hybrid {t.loc['hybrid', 'genre_hit_rate']:.3f} vs audio {t.loc['audio', 'genre_hit_rate']:.3f}")
+    ratios = result.hybrid_ratios()
+    for key in ("popular", "charting_now", "best_single"):
+        r = ratios[key]
+        high = f"{r['high']:.2f}x" if r["high"] is not None else "unbounded"
+        span = f"95% interval {r['low']:.2f}x-{high}" if r["ratio"] is not None else "n/a (denominator 0)"
+        print(f"hybrid / {r['mode']}: " + (f"{r['ratio']:.2f}x, " if r["ratio"] is not None else "") +
+              f"{span} (paired bootstrap over the {result.n_queries} queries)")
     print("issue 15's done-when: " + "; ".join(f"{name} {'holds' if ok else 'MISSED'}" for name, ok in done_when(t).items()))
     return result.table
 

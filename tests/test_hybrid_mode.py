@@ -95,6 +95,17 @@ def test_quality_json_carries_the_temporal_evaluation_and_the_default_follows_it
     for m in modes.values():
         assert {"cochart_lift_hit_at_10", "cochart_lift_ndcg_at_10", "genre_hit_rate", "coverage"} <= set(m)
     assert temporal["cut"] > temporal["validation_cut"] > temporal["start"]
+    # the hybrid over each mode on the same queries, with a paired bootstrap interval
+    ratios = temporal["hybrid_ratios"]
+    assert ratios["best_single"]["mode"] == max(("audio", "chart_profile", "genres"),
+                                                key=lambda m: modes[m]["cochart_lift_hit_at_10"])
+    for r in ratios.values():
+        denominator = modes[r["mode"]]["cochart_lift_hit_at_10"]
+        if denominator > 0:
+            assert r["ratio"] == pytest.approx(modes["hybrid"]["cochart_lift_hit_at_10"] / denominator, rel=1e-3)
+            assert r["low"] <= r["ratio"] and (r["high"] is None or r["ratio"] <= r["high"])  # None: unbounded
+        else:
+            assert r["ratio"] is None
     assert temporal["hybrid_weights"] == hybrid_model(demo_bundle).weights.to_dict()
     better = (modes["hybrid"]["cochart_lift_hit_at_10"] > modes["audio"]["cochart_lift_hit_at_10"]
               and modes["hybrid"]["genre_hit_rate"] >= modes["audio"]["genre_hit_rate"])

@@ -15,7 +15,8 @@ import pytest
 from music_assets import storage
 from music_assets.ingest.charts.rows import CHART_ROW_SCHEMA
 from music_assets.model.hybrid import SIGNALS, HybridWeights, blend, query_vector, top_k
-from music_assets.training.cochart_eval import lift_relevance, make_split, presence, ranking_metrics
+from music_assets.training.cochart_eval import lift_relevance, make_split, presence, query_hits, ranking_metrics, \
+    ratio_interval
 from music_assets.training.hybrid_weights import ScoreParts, score_parts
 from music_assets.training.signals.catalog_signals import CatalogSignals
 from music_assets.training.signals.chart_profile import ProfileParams, align, compute_profiles
@@ -190,3 +191,29 @@ def test_ranking_metrics_count_slots_and_discount_ranks() -> None:
     assert m["cochart_lift_any_hit"] == pytest.approx(0.5)
     ideal = 1 + 1 / np.log2(3)
     assert m["cochart_lift_ndcg_at_3"] == pytest.approx((1 / np.log2(3)) / ideal / 2)
+
+
+def test_query_hits_and_the_paired_bootstrap_ratio_interval() -> None:
+    assert query_hits([["a", "r", "b"], ["r", "s", "x"], []], [{"r"}, {"r", "s"}, {"q"}], k=2).tolist() == [1, 2, 0]
+    rng = np.random.default_rng(3)
+    den = rng.integers(0, 4, 150)
+    # the same hits twice: exactly 1, no spread; double the hits: exactly 2 whatever is drawn
+    assert ratio_interval(den, den) == (1.0, 1.0, 1.0)
+    assert ratio_interval(2 * den, den) == pytest.approx((2.0, 2.0, 2.0))
+    # independent noise: the interval holds the point ratio and narrows as queries grow
+    num = rng.integers(0, 4, 150)
+    r, lo, hi = ratio_interval(num, den)
+    assert lo < r < hi and r == pytest.approx(num.sum() / den.sum())
+    big_num, big_den = np.tile(num, 16), np.tile(den, 16)
+    _, lo16, hi16 = ratio_interval(big_num, big_den)
+    assert hi16 - lo16 < (hi - lo) / 2
+    assert all(np.isnan(ratio_interval(num, np.zeros_like(num))))
+    with pytest.raises(ValueError, match="equal 1-d arrays"):
+        ratio_interval(num, den[:-1])
+
+
+def test_a_ratio_over_a_mode_with_few_hits_has_an_unbounded_upper_end() -> None:
+    den = np.zeros(100, dtype=np.int64)
+    den[0] = 1  # one hit in a hundred queries: most resamples miss it
+    r, lo, hi = ratio_interval(np.ones(100, dtype=np.int64), den)
+    assert r == 100 and np.isfinite(lo) and hi == np.inf

@@ -158,6 +158,33 @@ def ranking_metrics(results: Sequence[Sequence[str]], relevant: Sequence[set[str
             "cochart_lift_any_hit": any_hit / n}
 
 
+def query_hits(results: Sequence[Sequence[str]], relevant: Sequence[set[str]], k: int) -> np.ndarray:
+    """Per query, how many of its first k results are relevant (the unit the bootstrap resamples)."""
+    return np.array([sum(1 for t in list(res)[:k] if t in rel) for res, rel in zip(results, relevant)], dtype=np.int64)
+
+
+def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, level: float = 0.95, n_boot: int = 2000,
+                   seed: int = 0) -> tuple[float, float, float]:
+    """Ratio of two modes' hit totals over the same queries, with a paired percentile bootstrap
+    interval (queries resampled with replacement, both modes with the same draw): on a hundred or
+    two queries a ratio's noise is a tenth either way, so a bar like 1.1x is read against it.
+    (nan, nan, nan) when the denominator's total is 0; the upper end is inf when more than the
+    tail's share of resamples hold no denominator hit (too few hits to bound it)."""
+    num, den = np.asarray(numerator, dtype=np.float64), np.asarray(denominator, dtype=np.float64)
+    if num.shape != den.shape or num.ndim != 1:
+        raise ValueError(f"paired per-query hits must be two equal 1-d arrays, got {num.shape} and {den.shape}")
+    if den.sum() <= 0:
+        return float("nan"), float("nan"), float("nan")
+    draws = np.random.default_rng(seed).integers(0, len(num), size=(n_boot, len(num)))
+    n_sum, d_sum = num[draws].sum(axis=1), den[draws].sum(axis=1)
+    ratios = np.divide(n_sum, d_sum, out=np.full(n_boot, np.inf), where=d_sum > 0)
+    tail = (1 - level) / 2
+    # inverted_cdf: quantiles are drawn ratios, so a draw with no denominator hit (inf) gives an
+    # unbounded upper end rather than interpolating inf - inf into nan
+    lo, hi = np.quantile(ratios, [tail, 1 - tail], method="inverted_cdf")
+    return float(num.sum() / den.sum()), float(lo), float(hi)
+
+
 @dataclass
 class Split:
     """One temporal split: what the model may know (before `cut`) and the answer key (after)."""

@@ -26,13 +26,15 @@ from music_assets import storage
 from music_assets.model.bundle import ModelBundle
 from music_assets.text import normalize_text
 from music_assets.model.hybrid import SIGNALS, HybridWeights
-from music_assets.training.cochart_eval import CutConfig, Split, cut_date, make_split, ranking_metrics
+from music_assets.training.cochart_eval import CutConfig, Split, cut_date, make_split, query_hits, ranking_metrics, \
+    ratio_interval
 from music_assets.training.evaluate import METRICS, Catalog, evaluate_mode
 from music_assets.training.hybrid_weights import GRID, QUERY_CHUNK, chunked_tops, genre_hits, score_grid, top_k_rows
 from music_assets.training.signals.catalog_signals import CatalogSignals, catalog_signals
 from music_assets.training.signals.chart_profile import ProfileParams, chart_period
 
 TEMPORAL_MODES: tuple[str, ...] = ("random", "popular", "charting_now", "audio", "chart_profile", "genres", "hybrid")
+SINGLE_SIGNAL_MODES: tuple[str, ...] = ("audio", "chart_profile", "genres")  # issue 15's "best single signal"
 COCHART_METRICS: tuple[str, ...] = ("cochart_lift_hit_at_10", "cochart_lift_ndcg_at_10", "cochart_lift_any_hit")
 
 
@@ -63,6 +65,7 @@ class TemporalResult:
     n_queries: int
     n_eligible: int  # candidates charting after the cut too, before keeping those with a relevant track
     validation: list[tuple[HybridWeights, float]] = field(repr=False, default_factory=list)
+    per_query: dict[str, np.ndarray] = field(repr=False, default_factory=dict)  # mode -> relevant results per query
 
     def report(self) -> dict:
         """The part of quality.json this evaluation writes."""
@@ -73,7 +76,24 @@ class TemporalResult:
             "hybrid_weights": self.weights.to_dict(),
             "modes": {r["mode"]: {m: (None if pd.isna(r[m]) else round(float(r[m]), 6))
                                   for m in (*COCHART_METRICS, *METRICS)} for _, r in self.table.iterrows()},
+            "hybrid_ratios": self.hybrid_ratios(),
         }
+
+    def hybrid_ratios(self) -> dict[str, dict[str, float | str | None]]:
+        """The hybrid's co-chart hits over each other mode's on the same queries, with a paired
+        bootstrap 95% interval (cochart_eval.ratio_interval); `best_single` names the best of
+        audio, chart_profile and genres. None for a ratio whose denominator has no hit, and for an
+        upper end the resamples cannot bound. Empty when per-query hits were not kept."""
+        if "hybrid" not in self.per_query:
+            return {}
+        hits = self.table.set_index("mode")["cochart_lift_hit_at_10"]
+        best = str(hits[list(SINGLE_SIGNAL_MODES)].idxmax())
+        out: dict[str, dict[str, float | str | None]] = {}
+        for key, mode in (*((m, m) for m in TEMPORAL_MODES if m != "hybrid"), ("best_single", best)):
+            r, lo, hi = ratio_interval(self.per_query["hybrid"], self.per_query[mode])
+            out[key] = {"mode": mode, **{name: (None if not np.isfinite(v) else round(v, 4))
+                                         for name, v in (("ratio", r), ("low", lo), ("high", hi))}}
+        return out
 
 
 def temporal_catalog(bundle: ModelBundle) -> TemporalCatalog:
@@ -210,16 +230,17 @@ def evaluate_temporal(chart_rows: storage.Location, catalog: TemporalCatalog, cf
     cat = Catalog(genres=[catalog.genres[i] for i in split.candidates],
                   artists=[catalog.artists[i] for i in split.candidates],
                   popularity=split.popularity, features=np.asarray(catalog.scaled[split.candidates], dtype=np.float64))
-    rows = []
+    rows, per_query = [], {}
     for mode in TEMPORAL_MODES:
         lists = ranked[mode]
+        per_query[mode] = query_hits([ids[r] for r in lists], split.relevant, cfg.k)
         by_query = {int(q): lists[i].tolist() for i, q in enumerate(split.queries)}
         beyond = evaluate_mode(cat, lambda q: by_query[int(q)], split.queries, cfg.k)
         cochart = ranking_metrics([ids[r] for r in lists], split.relevant, cfg.k)
         rows.append({"mode": mode, **cochart, **beyond})
     table = pd.DataFrame(rows, columns=["mode", *COCHART_METRICS, *METRICS])
     return TemporalResult(table, weights, start, cut, stop, inner, len(split.candidates), len(split.queries),
-                          split.n_eligible, validation)
+                          split.n_eligible, validation, per_query)
 
 
 def temporal_winner(winner: str, temporal: dict, serving_modes: Sequence[str]) -> str:
