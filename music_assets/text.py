@@ -29,3 +29,19 @@ def normalize_text(text: object) -> str:
     decomposed = unicodedata.normalize("NFKD", _APOSTROPHE.sub("", text.casefold()))
     no_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", _NON_WORD.sub(" ", no_marks.casefold())).strip()
+
+
+# Where a title's version note starts: "Dynamite - Tropical Remix", "Smile (with The Weeknd)",
+# "Yellow [Live]", "Photograph – Acoustic". A marker must follow some text: "(I Can't Get No)
+# Satisfaction" keeps its parenthesis.
+_VERSION_MARK = re.compile(r"\s+(?:[-\u2013\u2014]\s|[(\[])")
+
+
+def song_key(title: object) -> str:
+    """The normalized title without its version note: the versions of one song (a remix, a live
+    take, an instrumental, a "feat." credit) share it. Dedupe keeps them as distinct recordings;
+    recommendations should not offer a listener the song they asked for in another version."""
+    if not isinstance(title, str):
+        return ""
+    mark = _VERSION_MARK.search(title)
+    return normalize_text(title[:mark.start()] if mark else title)

@@ -121,3 +121,28 @@ def test_a_twin_under_another_id_is_never_recommended(demo_bundle) -> None:
     for a, b in ((q, twin), (twin, q)):
         got = [r.index for r in recommend(bundle, a, "nearest", 10)]
         assert b not in got and a not in got and other in got
+
+
+def test_other_versions_of_the_asked_song_by_its_artist_are_never_recommended(demo_bundle) -> None:
+    """"Dynamite - Acoustic Remix" is not a recommendation for "Dynamite" (nor the other way
+    round); the same song by another artist and a longer title that is another song stay."""
+    import dataclasses
+
+    from music_assets.text import song_key
+
+    assert song_key("Dynamite - Tropical Remix") == song_key("Dynamite (feat. X)") == song_key("Dynamite [Live]") == "dynamite"
+    assert song_key("(I Can't Get No) Satisfaction") == "i cant get no satisfaction" and song_key("Half-Life") == "half life"
+    t = demo_bundle.tracks.copy()
+    q, remix, feat, cover, longer = 0, 1, 2, 3, 4
+    title, artist = t["title"].iat[q], t["artist"].iat[q]
+    rows = {remix: (f"{title} - Acoustic Remix", artist), feat: (f"{title.upper()} (feat. Somebody)", f"{artist.lower()}."),
+            cover: (f"{title} - Live", "Somebody Else"), longer: (f"{title} Forever", artist)}
+    for row, (new_title, new_artist) in rows.items():
+        t.loc[row, ["title", "title_key", "artist"]] = [new_title, normalize_text(new_title), new_artist]
+    scaled = demo_bundle.scaled.copy()
+    scaled[list(rows)] = scaled[q] + 1e-4  # all would be the nearest neighbours
+    bundle = dataclasses.replace(demo_bundle, tracks=t, scaled=scaled)
+    for asked, versions in ((q, {remix, feat}), (remix, {q, feat})):
+        got = {r.index for r in recommend(bundle, asked, "nearest", 10)}
+        assert not got & versions and asked not in got
+        assert {cover, longer} <= got

@@ -28,9 +28,11 @@ import pyarrow.compute as pc
 
 from music_assets.model.bundle import ModelBundle
 from music_assets.model.sorted_keys import ColumnReader, string_column
-from music_assets.text import normalize_text
+from music_assets.text import normalize_text, song_key
 
 STRING_COLUMNS = ("track_id", "title", "artist", "preview_url", "cover_url")
+VERSION_SCAN = 64  # title keys read when looking for a song's other versions (RecommendIndex._versions)
+VERSION_CACHE = 50_000  # rows whose versions are kept (a few arrays of a few rows each)
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ class RecommendIndex:
         self._title_group[titles.rows[shared]] = titles.group_of_rows()[shared]
         self._artists = ColumnReader(string_column(bundle.tracks["artist"]))
         self._twin_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._version_cache: dict[int, np.ndarray] = {}
 
     def _twins(self, group: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows sorted, their normalized artists' codes) of one shared title, computed once."""
@@ -238,12 +241,48 @@ class RecommendIndex:
         return self.records.get(np.array([row]))[0], [self.genre_names[c] for c in self.genres_of(row).tolist()]
 
     def excluded(self, query: int) -> np.ndarray:
-        """The query and every row with its normalized title and artist, sorted."""
+        """The query, every row with its normalized title and artist, and the other versions of
+        its song by its artist (text.song_key: "Dynamite - Tropical Remix" for "Dynamite"), sorted."""
         group = self._title_group[query]
         if group < 0:
-            return np.array([query], dtype=np.int64)
-        rows, artists = self._twins(int(group))
-        return rows[artists == artists[np.searchsorted(rows, query)]]
+            twins = np.array([query], dtype=np.int64)
+        else:
+            rows, artists = self._twins(int(group))
+            twins = rows[artists == artists[np.searchsorted(rows, query)]]
+        versions = self._versions(query)
+        return np.union1d(twins, versions) if len(versions) else twins
+
+    def _versions(self, query: int) -> np.ndarray:
+        """Rows by the query's artist whose song_key is the query's, other than the query: the
+        titles that start with the song's key are one contiguous run of the title index, read
+        from its start (at most VERSION_SCAN keys: a one-word song's run can hold thousands of
+        other titles; its versions sort among the first). Cached per row: a song asked for once
+        is often asked for again."""
+        found = self._version_cache.get(query)
+        if found is not None:
+            return found
+        _, title, artist, *_ = self.records.get(np.array([query]))[0]
+        base = song_key(title)
+        found = np.zeros(0, dtype=np.int64)
+        if base:
+            titles, prefix = self._titles, base + " "
+            start = titles.lower_bound(base)
+            runs = []
+            for i in range(start, min(len(titles), start + VERSION_SCAN)):
+                key = titles.key(i)
+                if key != base and not key.startswith(prefix):
+                    break
+                runs.append(titles.rows_of(i))
+            rows = np.concatenate(runs) if runs else found
+            rows = rows[rows != query]
+            if len(rows):
+                wanted = normalize_text(artist)
+                same = [normalize_text(r[2]) == wanted and song_key(r[1]) == base for r in self.records.get(rows)]
+                found = np.sort(rows[np.asarray(same, dtype=bool)])
+        if len(self._version_cache) >= VERSION_CACHE:
+            self._version_cache.clear()  # bounded; a race clears or fills twice, harmlessly
+        self._version_cache[query] = found
+        return found
 
     def genre_rows(self) -> dict[str, np.ndarray]:
         """genre name -> sorted rows of the tracks that carry it."""
