@@ -12,6 +12,11 @@ was settled after seeing the default cut's table, docs/hybrid.md "Figures"):
 
     .venv/bin/python -m benchmarks.hybrid_quality --demo-tracks 0 --cut 2020-12-01,2021-01-15
     .venv/bin/python -m benchmarks.hybrid_quality --demo-tracks 0 --until 2019-01-01  # first half only
+
+What a listener would see for a few songs (the hybrid as a published model has it: profiles from
+every chart row, weights chosen before the default cut; beside `nearest`):
+
+    .venv/bin/python -m benchmarks.hybrid_quality --demo-tracks 0 --examples "Tadhana,Mundo,Black Swan"
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import pyarrow as pa
 from music_assets import storage
 from music_assets.schema import DEFAULT_MODEL_FEATURES
 from music_assets.text import normalize_text
-from music_assets.training.cochart_eval import CutConfig
+from music_assets.training.cochart_eval import CutConfig, cut_date
 from music_assets.training.signals.chart_profile import ProfileParams, chart_cells, chart_period, compute_profiles
 from music_assets.training.temporal_quality import TemporalCatalog, evaluate_temporal
 
@@ -109,6 +114,38 @@ def report(name: str, chart_rows: Path, tracks: pd.DataFrame, cfg: CutConfig) ->
     return result.table
 
 
+def examples(chart_rows: Path, tracks: pd.DataFrame, titles: list[str], k: int = 10) -> None:
+    """Each title's hybrid top k (and nearest's) as lists of songs with their artists' first genres;
+    the asked song's other versions by its artist left out, as serving does (text.song_key)."""
+    from datetime import timedelta
+
+    from music_assets.model.hybrid import blend, query_vector, top_k
+    from music_assets.text import song_key
+    from music_assets.training.temporal_quality import choose_hybrid_weights
+
+    catalog = temporal_catalog(tracks)
+    start, end = chart_period(chart_rows)
+    weights, _, _ = choose_hybrid_weights(chart_rows, catalog, start, cut_date(start, end, 0.8), CutConfig(), ProfileParams())
+    signals = catalog.signals(chart_rows, end + timedelta(days=1), ProfileParams())
+    vectors, _ = blend(signals.blocks, signals.present, signals.prior, weights)
+    keys = np.array([f"{normalize_text(a)}\x1f{song_key(t)}" for t, a in zip(tracks["title"], tracks["artist"])], dtype=object)
+    show = lambda i: f"{tracks['title'].iat[i]} · {tracks['artist'].iat[i]} · {', '.join(list(tracks['genres'].iat[i])[:2]) or '(no genres)'}"  # noqa: E731
+    print(f"\nweights {weights.to_dict()}")
+    for title in titles:
+        rows = np.flatnonzero(tracks["title"].str.casefold() == title.casefold())
+        if not len(rows):
+            print(f"\n{title!r}: not in the charts")
+            continue
+        q = int(rows[0])
+        same = np.flatnonzero(keys == keys[q])
+        hybrid, _ = top_k(vectors, query_vector(vectors, q, weights), k, same)
+        d = ((catalog.scaled - catalog.scaled[q]) ** 2).sum(axis=1)
+        d[same] = np.inf
+        print(f"\n{show(q)}\n\n| # | Listened together (hybrid) | Sounds like (nearest) |\n|---|---|---|")
+        for n, (h, a) in enumerate(zip(hybrid.tolist(), np.argsort(d, kind="stable")[:k].tolist()), 1):
+            print(f"| {n} | {show(h)} | {show(a)} |")
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b > 0 else "n/a (denominator 0)"
 
@@ -176,10 +213,18 @@ def main() -> None:
     parser.add_argument("--until", type=date.fromisoformat, default=None,
                         help="keep only the Philippine chart rows dated before this (then cut at --fraction or --cut)")
     parser.add_argument("--scale-rows", type=int, default=0, help="also time chart profiles on a synthetic chart this long")
+    parser.add_argument("--examples", default="", help="titles (comma-separated): print their hybrid and nearest lists instead")
     args = parser.parse_args()
     cfg = CutConfig(fraction=args.fraction)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        if args.examples:
+            if not PH.exists():
+                print(f"{PH} is absent: no examples")
+                return
+            examples(tmp / "ph.parquet", ph_chart_rows(PH, tmp / "ph.parquet", args.until),
+                     [t.strip() for t in args.examples.split(",") if t.strip()])
+            return
         if PH.exists():
             tracks = ph_chart_rows(PH, tmp / "ph.parquet", args.until)
             name = "ph_daily_charts (real, Philippines top 200" + (f", rows before {args.until})" if args.until else ")")
