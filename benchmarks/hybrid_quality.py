@@ -114,9 +114,11 @@ def report(name: str, chart_rows: Path, tracks: pd.DataFrame, cfg: CutConfig) ->
     return result.table
 
 
-def examples(chart_rows: Path, tracks: pd.DataFrame, titles: list[str], k: int = 10) -> None:
-    """Each title's hybrid top k (and nearest's) as lists of songs with their artists' first genres;
-    the asked song's other versions by its artist left out, as serving does (text.song_key)."""
+def example_lists(chart_rows: Path, tracks: pd.DataFrame, titles: list[str], k: int = 10
+                  ) -> tuple[dict, dict[str, tuple[int, list[int], list[int]]]]:
+    """(weights, {title: (row, hybrid top k rows, nearest top k rows)}) for the titles found: the
+    hybrid as a published model has it (profiles from every chart row, weights chosen before the
+    default cut); the asked song's other versions by its artist left out, as serving does."""
     from datetime import timedelta
 
     from music_assets.model.hybrid import blend, query_vector, top_k
@@ -129,20 +131,32 @@ def examples(chart_rows: Path, tracks: pd.DataFrame, titles: list[str], k: int =
     signals = catalog.signals(chart_rows, end + timedelta(days=1), ProfileParams())
     vectors, _ = blend(signals.blocks, signals.present, signals.prior, weights)
     keys = np.array([f"{normalize_text(a)}\x1f{song_key(t)}" for t, a in zip(tracks["title"], tracks["artist"])], dtype=object)
-    show = lambda i: f"{tracks['title'].iat[i]} · {tracks['artist'].iat[i]} · {', '.join(list(tracks['genres'].iat[i])[:2]) or '(no genres)'}"  # noqa: E731
-    print(f"\nweights {weights.to_dict()}")
+    out = {}
     for title in titles:
         rows = np.flatnonzero(tracks["title"].str.casefold() == title.casefold())
         if not len(rows):
-            print(f"\n{title!r}: not in the charts")
             continue
-        q = int(rows[0])
+        q = int(rows[np.argmax(signals.prior[rows])])  # of ids sharing the title, the most charted (as search offers first)
         same = np.flatnonzero(keys == keys[q])
         hybrid, _ = top_k(vectors, query_vector(vectors, q, weights), k, same)
         d = ((catalog.scaled - catalog.scaled[q]) ** 2).sum(axis=1)
         d[same] = np.inf
+        out[title] = (q, hybrid.tolist(), np.argsort(d, kind="stable")[:k].tolist())
+    return weights.to_dict(), out
+
+
+def examples(chart_rows: Path, tracks: pd.DataFrame, titles: list[str], k: int = 10) -> None:
+    """Each title's hybrid and nearest lists, as a Markdown table of songs with their artists' first genres."""
+    weights, found = example_lists(chart_rows, tracks, titles, k)
+    show = lambda i: f"{tracks['title'].iat[i]} · {tracks['artist'].iat[i]} · {', '.join(list(tracks['genres'].iat[i])[:2]) or '(no genres)'}"  # noqa: E731
+    print(f"\nweights {weights}")
+    for title in titles:
+        if title not in found:
+            print(f"\n{title!r}: not in the charts")
+            continue
+        q, hybrid, nearest = found[title]
         print(f"\n{show(q)}\n\n| # | Listened together (hybrid) | Sounds like (nearest) |\n|---|---|---|")
-        for n, (h, a) in enumerate(zip(hybrid.tolist(), np.argsort(d, kind="stable")[:k].tolist()), 1):
+        for n, (h, a) in enumerate(zip(hybrid, nearest), 1):
             print(f"| {n} | {show(h)} | {show(a)} |")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from benchmarks.hybrid_quality import ph_chart_rows, temporal_catalog
@@ -81,3 +82,28 @@ def test_the_weights_are_chosen_without_the_rows_after_the_cut(ph, tmp_path: Pat
     assert [w for w, *_ in full[2]] == [w for w, *_ in truncated[2]]
     flat = lambda scored: [x for _, hit, genre in scored for x in (hit, genre)]  # noqa: E731
     assert flat(full[2]) == pytest.approx(flat(truncated[2]), abs=2e-3)
+
+
+def test_what_a_listener_gets_for_tadhana_and_dynamite(ph) -> None:
+    """The issue's complaint, on the real charts: "Tadhana" and "Dynamite" bring songs their
+    listeners streamed (that charted on the same days as they did), where sound alone brings songs
+    that mostly never charted with them; neither list holds another version of the song asked for."""
+    from benchmarks.hybrid_quality import example_lists
+    from music_assets.text import song_key
+    from tests.conftest import SHARED_DATA
+
+    path, _ = ph
+    tracks = ph_chart_rows(SHARED_DATA / "ph_daily_charts", path)
+    _, found = example_lists(path, tracks, ["Tadhana", "Dynamite"])
+    con = duckdb.connect()
+    days = con.execute(f"SELECT track_id, list(DISTINCT date) FROM read_parquet('{path}') GROUP BY 1").fetchall()
+    con.close()
+    charted = {t: set(d) for t, d in days}
+    ids = tracks["track_id"].tolist()
+    together = lambda q, rows: float(np.median([len(charted.get(ids[q], set()) & charted.get(ids[r], set())) for r in rows]))  # noqa: E731
+    for title in ("Tadhana", "Dynamite"):
+        q, hybrid, nearest = found[title]
+        assert len(hybrid) == 10 and q not in hybrid
+        assert together(q, hybrid) >= 30 and together(q, hybrid) > 3 * together(q, nearest)
+        assert not [r for r in hybrid if song_key(tracks["title"].iat[r]) == song_key(title)
+                    and tracks["artist"].iat[r] == tracks["artist"].iat[q]]
