@@ -37,6 +37,11 @@ def normalize_text(text: object) -> str:
 _VERSION_MARK = re.compile(r"\s+(?:[-\u2013\u2014]\s|[(\[])")
 
 
+def has_version_note(title: object) -> bool:
+    """Whether song_key(title) drops a version note (otherwise it is normalize_text(title))."""
+    return isinstance(title, str) and _VERSION_MARK.search(title) is not None
+
+
 def song_key(title: object) -> str:
     """The normalized title without its version note: the versions of one song (a remix, a live
     take, an instrumental, a "feat." credit) share it. Dedupe keeps them as distinct recordings;

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from music_assets.model.bundle import ModelBundle
 from music_assets.model.sorted_keys import ColumnReader, string_column
-from music_assets.text import normalize_text, song_key
+from music_assets.text import has_version_note, normalize_text, song_key
 
 STRING_COLUMNS = ("track_id", "title", "artist", "preview_url", "cover_url")
 VERSION_SCAN = 64  # title keys read when looking for a song's other versions (RecommendIndex._versions)
@@ -184,6 +184,8 @@ class RecommendIndex:
         self._titles = titles
         self._title_group = np.full(self.n, -1, dtype=np.int32)
         self._title_group[titles.rows[shared]] = titles.group_of_rows()[shared]
+        self._key_pos = np.full(self.n, -1, dtype=np.int32)  # row -> its title key's position (versions)
+        self._key_pos[titles.rows] = titles.group_of_rows()
         self._artists = ColumnReader(string_column(bundle.tracks["artist"]))
         self._twin_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._version_cache: dict[int, np.ndarray] = {}
@@ -262,11 +264,20 @@ class RecommendIndex:
         if found is not None:
             return found
         _, title, artist, *_ = self.records.get(np.array([query]))[0]
-        base = song_key(title)
-        found = np.zeros(0, dtype=np.int64)
-        if base:
-            titles, prefix = self._titles, base + " "
+        titles, found = self._titles, np.zeros(0, dtype=np.int64)
+        own = int(self._key_pos[query])
+        if own >= 0 and not has_version_note(title):
+            # most songs: the stored title key is the song key, found without a search; and
+            # unless another row shares it or the next key extends it, there is no version
+            base, start = titles.key(own), own
+            alone = len(titles.rows_of(own)) == 1
+            if alone and not (own + 1 < len(titles) and titles.key(own + 1).startswith(base + " ")):
+                base = ""
+        else:
+            base = song_key(title)
             start = titles.lower_bound(base)
+        if base:
+            prefix = base + " "
             runs = []
             for i in range(start, min(len(titles), start + VERSION_SCAN)):
                 key = titles.key(i)
