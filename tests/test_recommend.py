@@ -146,3 +146,26 @@ def test_other_versions_of_the_asked_song_by_its_artist_are_never_recommended(de
         got = {r.index for r in recommend(bundle, asked, "nearest", 10)}
         assert not got & versions and asked not in got
         assert {cover, longer} <= got
+
+
+@pytest.mark.parametrize("mode", ["nearest", "hybrid"])
+def test_a_list_holds_each_song_once(demo_bundle, mode: str) -> None:
+    """Three versions of one song by one artist among the query's best results ("Song", "Song -
+    Live", "SONG (Remastered)"): the list keeps the best placed one and still has k results; the
+    same title by another artist stays."""
+    import dataclasses
+
+    q = int(np.flatnonzero(demo_bundle.in_model)[0])
+    before = [r.index for r in recommend(demo_bundle, q, mode, 10)]
+    first, second, third, other = before[1], before[3], before[5], before[7]
+    t = demo_bundle.tracks.copy()
+    versions = {first: ("Paper Lanterns - Live", "The Versions"), second: ("Paper Lanterns", "the versions"),
+                third: ("PAPER LANTERNS (Remastered 2011)", "The Versions"), other: ("Paper Lanterns", "Someone Else")}
+    for row, (title, artist) in versions.items():
+        t.loc[row, ["title", "title_key", "artist"]] = [title, normalize_text(title), artist]
+    bundle = dataclasses.replace(demo_bundle, tracks=t)
+    bundle.derived("hybrid_model", lambda b: demo_bundle.derived("hybrid_model", lambda _: None))
+    got = [r.index for r in recommend(bundle, q, mode, 10)]
+    assert len(got) == 10
+    assert first in got and second not in got and third not in got and other in got
+    assert [r for r in before if r not in (second, third)] == got[:8]  # the rest keeps its order

@@ -8,7 +8,8 @@ Modes:
 - hybrid:  "listened together": chart co-listening, genres and sound blended (model/hybrid.py,
            model/recommend_hybrid.py), for bundles that carry hybrid vectors.
 The query itself and its duplicates (same id, alias ids, same normalized title+artist) are
-never recommended, nor is a track outside the model (no audio features: `check_recommendable`).
+never recommended, nor are its song's other versions by its artist, nor is a track outside the
+model (no audio features: `check_recommendable`); a list holds each song once (one_per_song).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from music_assets.model.bundle import ModelBundle
 from music_assets.text import normalize_text
-from music_assets.model.recommend_index import Group, RecommendIndex, recommend_index
+from music_assets.model.recommend_index import Group, RecommendIndex, one_per_song, recommend_index
 from music_assets.model.hybrid import HybridError, similarity
 from music_assets.model.recommend_hybrid import hybrid_model, hybrid_top
 
@@ -225,8 +226,12 @@ def recommend(bundle: ModelBundle, query: int, mode: str = "normal", k: int = 10
     ix = recommend_index(bundle)
     groups = _groups(bundle, ix, query, mode)
     excluded = ix.excluded(query)
-    found = _approximate(bundle, ix, query, groups, excluded, k) if bundle.ann is not None else None
-    top, dist = found if found is not None else _exact(ix, query, groups, excluded, k)
+
+    def rank(n: int) -> tuple[np.ndarray, np.ndarray]:
+        found = _approximate(bundle, ix, query, groups, excluded, n) if bundle.ann is not None else None
+        return found if found is not None else _exact(ix, query, groups, excluded, n)
+
+    top, dist = one_per_song(ix, rank, k)
     if not len(top):
         return []
     return _results(ix, query, top, dist)

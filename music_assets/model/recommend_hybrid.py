@@ -15,7 +15,7 @@ from music_assets import storage
 from music_assets.model.bundle import META_FILE, ModelBundle
 from music_assets.model.hybrid import META_FILE as HYBRID_META, VECTORS_FILE, HybridError, HybridModel, contributions, \
     query_vector, read_hybrid, top_k
-from music_assets.model.recommend_index import recommend_index
+from music_assets.model.recommend_index import one_per_song, recommend_index
 from music_assets.model import hybrid_ann
 
 # ANN shortlist: rows fetched per wanted row, and at least this many (benchmarks/hybrid_ann.py
@@ -50,26 +50,30 @@ def hybrid_model(bundle: ModelBundle) -> HybridModel | None:
 
 
 def hybrid_top(bundle: ModelBundle, query: int, k: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The k rows with the highest hybrid score (never the query or its duplicates), their scores
-    and a reason each. HybridError when the bundle carries no hybrid vectors."""
+    """The k rows with the highest hybrid score (never the query or its duplicates, each song
+    once), their scores and a reason each. HybridError when the bundle carries no hybrid vectors."""
     model = hybrid_model(bundle)
     if model is None:
         raise HybridError("this model has no hybrid vectors (built before the hybrid mode); try another mode")
     ix = recommend_index(bundle)
     q = query_vector(model.vectors, query, model.weights)
     excluded = ix.excluded(query)
-    found = None
-    if model.index is not None:  # a shortlist from the graph, re-ranked exactly
-        n = len(model.vectors)
-        shortlist, _ = model.index.query(q, max(_OVERFETCH * (k + len(excluded)), _MIN_FETCH))
-        shortlist = np.unique(shortlist[(shortlist >= 0) & (shortlist < n)])
-        shortlist = shortlist[ix.recommendable[shortlist]]  # never a track outside the model
-        found = top_k(model.vectors, q, k, excluded, rows=shortlist)
-        if len(found[0]) < min(k, n - len(excluded)):
-            found = None  # the shortlist was mostly excluded rows: scan exactly
     everyone = bool(ix.recommendable.all())
-    rows, scores = found if found is not None else top_k(
-        model.vectors, q, k, excluded, allowed=None if everyone else ix.recommendable)
+
+    def rank(n_best: int) -> tuple[np.ndarray, np.ndarray]:
+        found = None
+        if model.index is not None:  # a shortlist from the graph, re-ranked exactly
+            n = len(model.vectors)
+            shortlist, _ = model.index.query(q, max(_OVERFETCH * (n_best + len(excluded)), _MIN_FETCH))
+            shortlist = np.unique(shortlist[(shortlist >= 0) & (shortlist < n)])
+            shortlist = shortlist[ix.recommendable[shortlist]]  # never a track outside the model
+            found = top_k(model.vectors, q, n_best, excluded, rows=shortlist)
+            if len(found[0]) < min(n_best, n - len(excluded)):
+                found = None  # the shortlist was mostly excluded rows: scan exactly
+        return found if found is not None else top_k(
+            model.vectors, q, n_best, excluded, allowed=None if everyone else ix.recommendable)
+
+    rows, scores = one_per_song(ix, rank, k)
     parts = contributions(model.vectors, q, rows, model.layout)
     # reasons from the per-bundle arrays (genre codes, scaled features): no pandas per result
     names, codes = ix.genre_names, ix.genre_code_list

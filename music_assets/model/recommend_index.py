@@ -20,6 +20,7 @@ Pure logic: imports neither dagster nor flask.
 from __future__ import annotations
 
 import threading
+from typing import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -189,6 +190,7 @@ class RecommendIndex:
         self._artists = ColumnReader(string_column(bundle.tracks["artist"]))
         self._twin_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._version_cache: dict[int, np.ndarray] = {}
+        self._noted = np.zeros(self.n, dtype=np.int8)  # per row: 0 unknown, 1 no version note, 2 one (filled lazily)
 
     def _twins(self, group: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows sorted, their normalized artists' codes) of one shared title, computed once."""
@@ -295,6 +297,26 @@ class RecommendIndex:
         self._version_cache[query] = found
         return found
 
+    def repeated_songs(self, rows: np.ndarray) -> np.ndarray:
+        """Mask of `rows` that are another version of an earlier row's song (same artist, same
+        text.song_key): a list should hold a song once, not "MORE & MORE" and "MORE & MORE -
+        English Version". Without a version note among the rows none can repeat (twins without
+        one are merged by dedupe or are distinct recordings it kept), which is known from a
+        per-row flag: most lists cost one array lookup."""
+        rows = np.asarray(rows, dtype=np.int64)
+        unknown = rows[self._noted[rows] == 0]
+        if len(unknown):
+            self._noted[unknown] = [2 if has_version_note(r[1]) else 1 for r in self.records.get(unknown)]
+        if not (self._noted[rows] == 2).any():
+            return np.zeros(len(rows), dtype=bool)
+        seen: set[tuple[str, str]] = set()
+        repeated = []
+        for _, title, artist, *_ in self.records.get(rows):
+            song = (normalize_text(artist), song_key(title))
+            repeated.append(song in seen)
+            seen.add(song)
+        return np.array(repeated, dtype=bool)
+
     def genre_rows(self) -> dict[str, np.ndarray]:
         """genre name -> sorted rows of the tracks that carry it."""
         return {self.genre_names[code]: rows for code, rows in self._genre_rows.items()}
@@ -309,3 +331,25 @@ def genre_index(bundle: ModelBundle) -> dict[str, np.ndarray]:
     """genre -> sorted row indices of the tracks that carry it (the recommend index's inverted
     index by genre, rather than a second sort of every genre string)."""
     return bundle.derived("genre_index", lambda b: recommend_index(b).genre_rows())
+
+
+def one_per_song(ix: RecommendIndex, rank: Callable[[int], tuple[np.ndarray, np.ndarray]], k: int,
+                 rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """`rank(n)` -> (rows, values) of the n best, best first; the k best with each song once
+    (RecommendIndex.repeated_songs), ranking deeper only when a song repeated: the common list
+    is ranked once, as before."""
+    want = k
+    rows, values = rank(want)
+    for _ in range(rounds):
+        repeated = ix.repeated_songs(rows)
+        if not repeated.any():
+            return rows[:k], values[:k]
+        kept_rows, kept_values = rows[~repeated], values[~repeated]
+        if len(kept_rows) >= k or len(rows) < want:  # enough, or nothing more to rank
+            break
+        want += int(repeated.sum()) + 2
+        rows, values = rank(want)
+    else:
+        repeated = ix.repeated_songs(rows)
+        kept_rows, kept_values = rows[~repeated], values[~repeated]
+    return kept_rows[:k], kept_values[:k]
