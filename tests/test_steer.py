@@ -301,3 +301,23 @@ def test_hybrid_mode_through_its_own_index_agrees_with_the_exact_scan(indexed_bu
     assert by_ann.search == "ann" and exact.search == "exact"
     assert len(set(rows_of(by_ann)) & set(rows_of(exact))) >= 9
     assert indexed_bundle.in_model[rows_of(by_ann)].all()
+
+
+@pytest.mark.parametrize("extra", [{}, {"target": {"energy": 0.8}}, {"diversity": 0.3}])
+def test_a_steered_list_holds_each_song_once(bundle, seeds, extra) -> None:
+    """Three versions of one song by one artist among the results: the best placed stays, the
+    list keeps its length, and a same-titled song by another artist stays (plain, with targets
+    and with diversity: the three ways steer_search ranks)."""
+    request = SteerRequest(seed_tracks=(seeds[0],), limit=12, **extra)
+    before = rows_of(steer(bundle, request))
+    first, second, third, other = before[1], before[4], before[6], before[8]
+    t = bundle.tracks.copy()
+    versions = {first: ("Paper Lanterns", "The Versions"), second: ("Paper Lanterns - Live", "the versions"),
+                third: ("Paper Lanterns [Demo]", "The Versions"), other: ("Paper Lanterns", "Someone Else")}
+    for row, (title, artist) in versions.items():
+        t.loc[row, ["title", "title_key", "artist"]] = [title, normalize_text(title), artist]
+    changed = replace(bundle, tracks=t)
+    changed.derived("hybrid_model", lambda b: hybrid_model(bundle))
+    got = rows_of(steer(changed, request))
+    assert len(got) == 12
+    assert first in got and second not in got and third not in got and other in got

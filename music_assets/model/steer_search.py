@@ -100,15 +100,35 @@ def search(bundle: ModelBundle, si: SteerIndex, sp: Space, query: np.ndarray, q_
     limit = request.limit
     rerank = bool(target) or request.diversity > 0 or bool(request.max_per_artist)
     m = limit * SHORTLIST_FACTOR + PAD if rerank else limit
-    rows, how = candidates(sp, filters, q_search, m, way)
+
+    def ranked(m: int) -> tuple[np.ndarray, np.ndarray, str]:
+        rows, how = candidates(sp, filters, q_search, m, way)
+        cost = sp.cost(rows, q_search) if len(rows) else np.array([])
+        for name, value in target.items():
+            gap = np.abs(si.values[name][rows] - value) / si.spread[name]
+            cost += TARGET_WEIGHT * np.where(np.isfinite(gap), gap, MISSING_TARGET_COST)
+        order = np.lexsort((rows, cost))
+        return rows[order], cost[order], how
+
+    rows, cost, how = ranked(m)
     if not len(rows):
         return Found(rows, np.array([]), how)
-    cost = sp.cost(rows, q_search)
-    for name, value in target.items():
-        gap = np.abs(si.values[name][rows] - value) / si.spread[name]
-        cost += TARGET_WEIGHT * np.where(np.isfinite(gap), gap, MISSING_TARGET_COST)
-    order = np.lexsort((rows, cost))
-    rows, cost = rows[order], cost[order]
     pick = select(si, sp, rows, cost, limit, float(request.diversity), request.max_per_artist)
+    # each song once (recommend_index.one_per_song's rule): drop a picked row that repeats a better
+    # one's song and pick again, ranking deeper when the shortlist runs out; most lists hold no
+    # version note and cost one check of the picked rows
+    dropped = np.zeros(len(rows), dtype=bool)
+    for _ in range(3):
+        repeated = si.ix.repeated_songs(rows[pick])
+        if not repeated.any():
+            break
+        dropped[pick[repeated]] = True
+        if len(rows) - dropped.sum() < limit and len(rows) >= m:
+            m += 2 * int(dropped.sum()) + PAD
+            keep_out = set(rows[dropped].tolist())
+            rows, cost, how = ranked(m)
+            dropped = np.array([r in keep_out for r in rows.tolist()], dtype=bool)
+        kept = np.flatnonzero(~dropped)
+        pick = kept[select(si, sp, rows[kept], cost[kept], limit, float(request.diversity), request.max_per_artist)]
     rows = rows[pick]
     return Found(rows, sp.score(rows, query), how, sp.as_score(cost[pick]))
