@@ -61,7 +61,7 @@ def test_the_hybrids_margin_over_chart_profiles_is_more_than_noise(default_cut) 
 
 @pytest.mark.xfail(strict=True, reason="issue 15's 1.1x margin over the best single signal is not met: 1.09x at the "
                    "default cut here (95% interval 1.03-1.16x over its 142 queries; chart_profile 0.2085, not the "
-                   "0.1951 first recorded), 0.89-1.05x on held-out cuts; four pre-registered attempts to raise it "
+                   "0.1951 first recorded), 0.89-1.05x on held-out cuts; three pre-registered attempts to raise it "
                    "(docs/hybrid.md); strict: a change that reaches it must say so")
 def test_hybrid_beats_the_best_single_signal_by_the_issues_margin(default_table) -> None:
     hit = default_table["cochart_lift_hit_at_10"]
