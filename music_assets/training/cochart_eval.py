@@ -83,7 +83,8 @@ SELECT DISTINCT track_id, region, date FROM read_parquet(?)
 WHERE date >= DATE '{start}' AND date < DATE '{stop}' AND track_id IS NOT NULL
 """
 _DAYS_SQL = """
-SELECT track_id, CAST(count(DISTINCT (region, date)) AS BIGINT) AS chart_days FROM read_parquet(?)
+SELECT track_id, CAST(count(DISTINCT (region, date)) AS BIGINT) AS chart_days, max(date) AS last_date
+FROM read_parquet(?)
 WHERE date >= DATE '{start}' AND date < DATE '{stop}' AND track_id IS NOT NULL GROUP BY track_id
 """
 
@@ -109,17 +110,11 @@ def presence(chart_rows: storage.Location, start: date, stop: date) -> Presence:
     return Presence(np.asarray(track_ids, dtype=object), m, len(slot_keys))
 
 
-def charting_now(chart_rows: storage.Location, cut: date, days: int = NOW_DAYS) -> set[str]:
-    """The tracks with a chart row in the `days` before `cut`: the charting_now baseline's pool."""
-    start = cut - timedelta(days=days)
-    df = _query(chart_rows, _SLOTS_SQL.format(start=start.isoformat(), stop=cut.isoformat()))
-    return set(df["track_id"].tolist())
-
-
-def chart_days(chart_rows: storage.Location, start: date, stop: date) -> pd.Series:
-    """Distinct (region, date) slots per track in [start, stop): popularity as of `stop`."""
+def chart_days(chart_rows: storage.Location, start: date, stop: date) -> pd.DataFrame:
+    """Per track charting in [start, stop) (the index): `chart_days`, its distinct (region, date)
+    slots (popularity as of `stop`), and `last_date`, its last chart date (charting now or not)."""
     df = _query(chart_rows, _DAYS_SQL.format(start=start.isoformat(), stop=stop.isoformat()))
-    return df.set_index("track_id")["chart_days"]
+    return df.set_index("track_id")
 
 
 def lift_relevance(after: Presence, query_ids: Sequence[str], artist_of: pd.Series,
@@ -222,8 +217,10 @@ def make_split(chart_rows: storage.Location, track_ids: Sequence[str], artists: 
                          "the period after the cut is too short or the charts too small")
     rng = np.random.default_rng(seed)
     picked = np.sort(rng.choice(scorable, size=min(n_queries, len(scorable)), replace=False))
-    now = ids[candidates].isin(charting_now(chart_rows, cut))
-    return Split(start, cut, stop, candidates, before.reindex(ids[candidates]).to_numpy(dtype=np.float64),
+    known = before.reindex(ids[candidates])
+    # charting now: a chart row in the NOW_DAYS before the cut (the charting_now baseline's pool)
+    now = pd.to_datetime(known["last_date"]) >= pd.Timestamp(cut - timedelta(days=NOW_DAYS))
+    return Split(start, cut, stop, candidates, known["chart_days"].to_numpy(dtype=np.float64),
                  eligible[picked], [relevant[i] for i in picked], len(eligible), np.asarray(now, dtype=bool))
 
 
